@@ -1,0 +1,328 @@
+"""Lucene's regexp and wildcard dialects, as Elasticsearch and OpenSearch evaluate them.
+
+The parser follows `org.apache.lucene.util.automaton.RegExp` with the flags the engines use by default
+(ALL): the same input is accepted or refused, and the tree it builds lets detect explain what a pattern
+means in Lucene. On top of Lucene's own errors it reports PCRE habits that Lucene silently reads as
+something else (`^`, `$`, `(?:`, `\\d`, ...): those are the mistakes that make a ported rule never fire.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+# Repetition counts above this build automata the engines refuse (max_determinized_states) or choke on.
+MAX_REPEAT = 1000
+_SHORTHAND_CLASSES = "dDsSwW"
+
+
+class LuceneSyntaxError(ValueError):
+    """Lucene itself would refuse the pattern."""
+
+
+@dataclass(frozen=True)
+class Char:
+    code: int
+
+
+@dataclass(frozen=True)
+class AnyChar:
+    pass
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str
+
+
+@dataclass(frozen=True)
+class CharClass:
+    ranges: tuple[tuple[int, int], ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Concat:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Union_:
+    options: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    node: Node
+    minimum: int
+    maximum: int | None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Lucene-only constructs: empty language (#), any string (@), complement, intersection, numeric interval."""
+
+    kind: str
+    operands: tuple[Node, ...] = ()
+    low: int = 0
+    high: int = 0
+
+
+Node = Union[Char, AnyChar, Literal, CharClass, Concat, Union_, Repeat, Operator]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A pattern problem at a character offset."""
+
+    position: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.message} (at character {self.position + 1})"
+
+
+class _Parser:
+    """A port of Lucene 9's recursive-descent RegExp parser (flags ALL), recording PCRE habits on the way."""
+
+    def __init__(self, pattern: str) -> None:
+        self.text = pattern
+        self.pos = 0
+        self.findings: list[Finding] = []
+
+    # --- cursor -------------------------------------------------------------------------------------
+    def more(self) -> bool:
+        return self.pos < len(self.text)
+
+    def peek(self, chars: str) -> bool:
+        return self.more() and self.text[self.pos] in chars
+
+    def match(self, char: str) -> bool:
+        if self.more() and self.text[self.pos] == char:
+            self.pos += 1
+            return True
+        return False
+
+    def next(self) -> str:
+        if not self.more():
+            raise LuceneSyntaxError("unexpected end of pattern")
+        char = self.text[self.pos]
+        self.pos += 1
+        return char
+
+    def note(self, position: int, message: str) -> None:
+        self.findings.append(Finding(position, message))
+
+    # --- grammar ------------------------------------------------------------------------------------
+    def parse(self) -> Node:
+        if self.peek("^"):
+            self.note(0, "'^' is a literal character in Lucene: its regexps always match the whole value, remove it")
+        node = self.union()
+        if self.more():
+            raise LuceneSyntaxError(f"unexpected {self.text[self.pos]!r} at character {self.pos + 1}")
+        return node
+
+    def union(self) -> Node:
+        options = [self.intersection()]
+        while self.match("|"):
+            options.append(self.intersection())
+        return options[0] if len(options) == 1 else Union_(tuple(options))
+
+    def intersection(self) -> Node:
+        node = self.concat()
+        if self.peek("&"):
+            self.note(self.pos, "'&' is Lucene's intersection operator; write '\\&' for the character")
+            self.pos += 1
+            node = Operator("intersection", (node, self.intersection()))
+        return node
+
+    def concat(self) -> Node:
+        parts = [self.repeat()]
+        while self.more() and not self.peek(")|&"):
+            parts.append(self.repeat())
+        return parts[0] if len(parts) == 1 else Concat(tuple(parts))
+
+    def repeat(self) -> Node:
+        start = self.pos
+        after_group = start > 0 and self.text[start - 1] == "("
+        if self.peek("*+?") and not after_group:
+            self.note(start, f"{self.text[start]!r} repeats nothing here: Lucene reads it as a literal character")
+        node = self.complement()
+        while self.peek("?*+{"):
+            if self.match("?"):
+                node = Repeat(node, 0, 1)
+            elif self.match("*"):
+                node = Repeat(node, 0, None)
+            elif self.match("+"):
+                node = Repeat(node, 1, None)
+            else:
+                self.pos += 1  # '{'
+                minimum = self.integer()
+                maximum: int | None = minimum
+                if self.match(","):
+                    maximum = self.integer() if self.peek("0123456789") else None
+                if not self.match("}"):
+                    raise LuceneSyntaxError(f"expected '}}' at character {self.pos + 1}")
+                if max(minimum, maximum or 0) > MAX_REPEAT:
+                    raise LuceneSyntaxError(f"repetition count above {MAX_REPEAT} at character {start + 1}")
+                if maximum is not None and maximum < minimum:
+                    raise LuceneSyntaxError(f"repetition {{{minimum},{maximum}}} has its bounds reversed")
+                node = Repeat(node, minimum, maximum)
+        return node
+
+    def integer(self) -> int:
+        start = self.pos
+        while self.peek("0123456789"):
+            self.pos += 1
+        if start == self.pos:
+            raise LuceneSyntaxError(f"integer expected at character {self.pos + 1}")
+        return int(self.text[start : self.pos])
+
+    def complement(self) -> Node:
+        if self.peek("~"):
+            self.note(self.pos, "'~' is Lucene's complement operator; write '\\~' for the character")
+            self.pos += 1
+            return Operator("complement", (self.complement(),))
+        return self.char_class()
+
+    def char_class(self) -> Node:
+        if not self.match("["):
+            return self.simple()
+        negated = self.match("^")
+        ranges = [self.class_item()]
+        while self.more() and not self.peek("]"):
+            ranges.append(self.class_item())
+        if not self.match("]"):
+            raise LuceneSyntaxError(f"expected ']' at character {self.pos + 1}")
+        return CharClass(tuple(ranges), negated)
+
+    def class_item(self) -> tuple[int, int]:
+        low = self.char()
+        if self.match("-"):
+            high = self.char()
+            if high < low:
+                raise LuceneSyntaxError(f"invalid range {chr(low)}-{chr(high)}")
+            return (low, high)
+        return (low, low)
+
+    def simple(self) -> Node:
+        start = self.pos
+        if self.match("."):
+            return AnyChar()
+        if self.match("#"):
+            self.note(start, "'#' is Lucene's empty-language operator (matches nothing); write '\\#' for the character")
+            return Operator("empty")
+        if self.match("@"):
+            self.note(start, "'@' is Lucene's any-string operator; write '\\@' for the character")
+            return Operator("anystring")
+        if self.match('"'):
+            end = self.text.find('"', self.pos)
+            if end < 0:
+                raise LuceneSyntaxError(f"unterminated '\"' quote at character {start + 1}")
+            literal = self.text[self.pos : end]
+            self.pos = end + 1
+            return Literal(literal)
+        if self.match("("):
+            if self.peek("?"):
+                self.note(start, "'(?' groups and flags are PCRE-only: Lucene reads '?' as a literal character")
+            if self.match(")"):
+                return Literal("")
+            node = self.union()
+            if not self.match(")"):
+                raise LuceneSyntaxError(f"expected ')' at character {self.pos + 1}")
+            return node
+        if self.match("<"):
+            end = self.text.find(">", self.pos)
+            if end < 0:
+                raise LuceneSyntaxError(f"expected '>' at character {len(self.text) + 1}")
+            body = self.text[self.pos : end]
+            self.pos = end + 1
+            interval = re.fullmatch(r"([0-9]+)-([0-9]+)", body)
+            if interval is None:
+                raise LuceneSyntaxError(f"'<{body}>' is not a numeric interval <n-m>; write '\\<' for the character")
+            self.note(start, "'<n-m>' is Lucene's numeric-interval operator; write '\\<' for the character")
+            return Operator("interval", low=int(interval.group(1)), high=int(interval.group(2)))
+        if self.peek("$"):
+            self.note(start, "'$' is a literal character in Lucene: its regexps always match the whole value")
+        return Char(self.char())
+
+    def char(self) -> int:
+        start = self.pos
+        if self.match("\\"):
+            escaped = self.next()
+            if escaped in _SHORTHAND_CLASSES:
+                self.note(start, f"'\\{escaped}' is a PCRE shorthand that older engines read as the letter "
+                          f"{escaped!r}; write an explicit class such as [0-9]")
+            elif escaped.isalnum():
+                self.note(start, f"'\\{escaped}' is a PCRE escape; Lucene reads it as the character {escaped!r}")
+            return ord(escaped)
+        return ord(self.next())
+
+
+@dataclass(frozen=True)
+class Checked:
+    tree: Node | None
+    error: str | None
+    findings: tuple[Finding, ...]
+
+
+def check_regexp(pattern: str) -> Checked:
+    """Parse a regexp as Lucene does; `error` when Lucene refuses it, `findings` for PCRE habits."""
+    parser = _Parser(pattern)
+    try:
+        tree = parser.parse()
+    except LuceneSyntaxError as error:
+        return Checked(None, str(error), tuple(parser.findings))
+    return Checked(tree, None, tuple(parser.findings))
+
+
+def check_wildcard(pattern: str) -> list[Finding]:
+    """Findings for a Lucene wildcard pattern, where `\\` escapes the next character (`*\\calc.exe` means `*calc.exe`)."""
+    findings: list[Finding] = []
+    position = 0
+    while position < len(pattern):
+        if pattern[position] == "\\":
+            following = pattern[position + 1 : position + 2]
+            if following not in ("\\", "*", "?"):
+                findings.append(Finding(
+                    position,
+                    "a single '\\' escapes the next character in a wildcard pattern; "
+                    "write '\\\\' for a backslash (in JSON: \"\\\\\\\\\")",
+                ))
+            position += 2
+        else:
+            position += 1
+    return findings
+
+
+def to_python_regex(tree: Node) -> str:
+    """A Python `re` pattern with the same language, for use with re.fullmatch (tests and diagnostics).
+
+    Lucene-only operators (complement, intersection, interval) have no `re` equivalent and raise ValueError.
+    """
+    if isinstance(tree, Char):
+        return re.escape(chr(tree.code))
+    if isinstance(tree, AnyChar):
+        return "(?s:.)"
+    if isinstance(tree, Literal):
+        return re.escape(tree.text)
+    if isinstance(tree, CharClass):
+        body = "".join(
+            re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}"
+            for low, high in tree.ranges
+        )
+        return f"[{'^' if tree.negated else ''}{body}]"
+    if isinstance(tree, Concat):
+        return "".join(f"(?:{to_python_regex(part)})" for part in tree.parts)
+    if isinstance(tree, Union_):
+        return "|".join(f"(?:{to_python_regex(option)})" for option in tree.options)
+    if isinstance(tree, Repeat):
+        inner = f"(?:{to_python_regex(tree.node)})"
+        upper = "" if tree.maximum is None else str(tree.maximum)
+        return f"{inner}{{{tree.minimum},{upper}}}"
+    if isinstance(tree, Operator) and tree.kind == "anystring":
+        return "(?s:.*)"
+    if isinstance(tree, Operator) and tree.kind == "empty":
+        return "(?!)"
+    raise ValueError(f"Lucene operator {getattr(tree, 'kind', tree)!r} has no Python equivalent")

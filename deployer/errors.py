@@ -1,0 +1,53 @@
+"""Problems are values with a location until the CLI renders them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one input file, at a JSON pointer inside it ("" for the whole file)."""
+
+    file: str
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.pointer or '/'}: {self.message}"
+
+
+class DetectError(Exception):
+    """Base of every error detect reports to its user as one line, without a traceback."""
+
+
+class InvalidRules(DetectError):
+    """Raised by steps that need valid rules when validation found problems."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the rules")
+
+
+class UnsupportedByTarget(DetectError):
+    """A valid rule that one target cannot express (for example an EQL sequence on OpenSearch)."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        self.pointer = pointer
+        super().__init__(message)
+
+
+def display_path(path: Path) -> str:
+    """The path as a user typed it or relative to the working folder, so error lines stay short."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def pointer_of(parts: Iterable[str | int]) -> str:
+    """A JSON pointer (RFC 6901) for a sequence of keys and indexes."""
+    tokens = (str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return "".join("/" + token for token in tokens)

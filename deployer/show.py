@@ -1,0 +1,46 @@
+"""`detect show`: find one rule, validate it, compile it for a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
+from deployer.load import DEFAULT_RULES_DIR
+from deployer.model import JSON, Rule
+from deployer.targets import target_module
+from deployer.validate import validate_paths
+
+
+def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
+    """A rule by file path, file stem or rule_id under `rules_dir`; raises InvalidRules with the file's problems."""
+    path = Path(reference)
+    if not path.is_file() and (rules_dir / f"{reference}.json").is_file():
+        path = rules_dir / f"{reference}.json"
+    validation = validate_paths([path] if path.is_file() else [rules_dir])
+    if path.is_file():
+        if validation.problems:
+            raise InvalidRules(validation.problems)
+        return validation.rules[0]
+    for rule in validation.rules:
+        if rule.rule_id == reference:
+            return rule
+    own = [problem for problem in validation.problems if _declares(problem, reference)]
+    if own:
+        raise InvalidRules(own)
+    raise DetectError(f"no rule file {reference!r} and no valid rule with that rule_id under {display_path(rules_dir)}")
+
+
+def payload_for(reference: str, target: str) -> JSON:
+    rule = find_rule(reference)
+    try:
+        payload: JSON = target_module(target).compile_rule(rule)
+    except UnsupportedByTarget as error:
+        raise InvalidRules([Problem(display_path(rule.path), error.pointer, str(error))]) from None
+    return payload
+
+
+def _declares(problem: Problem, rule_id: str) -> bool:
+    try:
+        return rule_id in Path(problem.file).read_text("utf-8")
+    except OSError:
+        return False

@@ -1,0 +1,60 @@
+"""Step 2: validate loaded rule files — schema, semantics, uniqueness, versions — into Rules or Problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.errors import Problem, display_path
+from deployer.load import load_rules
+from deployer.model import Rule
+from deployer.validate.schema import schema_problems
+from deployer.validate.semantics import rule_findings
+from deployer.validate.versions import version_problems
+
+
+@dataclass(frozen=True)
+class Validation:
+    rules: list[Rule]  # the rules with no problem
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validation:
+    """Load and check every rule file under `paths`; `base` is a git revision to check versions against."""
+    loaded = load_rules(paths)
+    problems = list(loaded.problems)
+    rules: list[Rule] = []
+    for source in loaded.sources:
+        found = schema_problems(source.display, source.document)
+        if found:
+            problems += found
+            continue
+        rule = Rule.from_document(source.path, source.document)
+        semantic = [Problem(source.display, pointer, message) for pointer, message in rule_findings(rule)]
+        problems += semantic
+        if not semantic:
+            rules.append(rule)
+    problems += _duplicate_ids(rules)
+    if base is not None:
+        problems += version_problems(rules, base)
+    bad_files = {problem.file for problem in problems}
+    valid = [rule for rule in rules if display_path(rule.path) not in bad_files]
+    return Validation(valid, problems, len(loaded.sources) + len(loaded.problems))
+
+
+def _duplicate_ids(rules: list[Rule]) -> list[Problem]:
+    first_seen: dict[str, Rule] = {}
+    problems = []
+    for rule in rules:
+        if rule.rule_id in first_seen:
+            problems.append(Problem(display_path(rule.path), "/rule_id",
+                                    f"rule_id {rule.rule_id!r} is also used by {display_path(first_seen[rule.rule_id].path)}"))
+        else:
+            first_seen[rule.rule_id] = rule
+    return problems

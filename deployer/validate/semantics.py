@@ -1,0 +1,110 @@
+"""Checks beyond the schema: query dialects, fields of the data source, scoring, schedule, grouping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from deployer.datasource import DataSource, available_data_sources, load_data_source
+from deployer.dialects.dsl import FieldUse, scan_dsl
+from deployer.dialects.eql import EqlSyntax, parse_eql
+from deployer.dialects.lucene import check_regexp, check_wildcard
+from deployer.errors import pointer_of
+from deployer.model import Rule
+
+# Kibana's risk score bands (its RiskScore schema); a severity outside its band misleads triage.
+SEVERITY_BANDS = {"low": (0, 21), "medium": (22, 47), "high": (48, 73), "critical": (74, 100)}
+_PATTERN_FIELD_TYPES = {"keyword", "wildcard", "constant_keyword"}
+
+Finding = tuple[str, str]  # (JSON pointer, message)
+
+
+def rule_findings(rule: Rule) -> list[Finding]:
+    """Every semantic problem of one schema-valid rule."""
+    findings = [*_scoring(rule), *_schedule(rule)]
+    source = load_data_source(rule.data_source)
+    if source is None:
+        known = ", ".join(available_data_sources())
+        return [*findings, ("/data_source", f"unknown data source {rule.data_source!r} (known: {known})")]
+    uses, query_findings = _query_uses(rule)
+    findings += query_findings
+    findings += _field_findings(uses, source)
+    findings += _grouping(rule, source)
+    findings += [
+        (pointer_of(["exclusions", index, "field"]), f"field {item.field!r} is not in data source {source.name}")
+        for index, item in enumerate(rule.exclusions)
+        if not source.has(item.field)
+    ]
+    return findings
+
+
+def _scoring(rule: Rule) -> Iterator[Finding]:
+    low, high = SEVERITY_BANDS[rule.severity]
+    if not low <= rule.risk_score <= high:
+        fitting = next(name for name, (lo, hi) in SEVERITY_BANDS.items() if lo <= rule.risk_score <= hi)
+        yield "/severity", f"risk_score {rule.risk_score} is {fitting} in Kibana's bands, not {rule.severity} ({low}-{high})"
+
+
+def _schedule(rule: Rule) -> Iterator[Finding]:
+    schedule = rule.schedule
+    if schedule.window_seconds <= 0:
+        yield "/to", f"the window ends ({rule.get('to')}) before it starts ({rule.get('from')})"
+    elif schedule.window_seconds < schedule.interval.seconds:
+        yield "/from", (f"the window ({schedule.window_seconds // 60}m) is shorter than the interval "
+                        f"({schedule.interval}): events between runs would never be examined")
+
+
+def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
+    if rule.language == "dsl":
+        scan = scan_dsl(rule.query)
+        return scan.uses, list(scan.problems)
+    try:
+        parsed = parse_eql(str(rule.query))
+    except EqlSyntax as error:
+        return [], [("/query", str(error))]
+    uses = list(parsed.uses)
+    if parsed.event_category not in ("any", "sequence", "join", "piped"):
+        # `file where ...` tests event.category, which the data source must have.
+        uses.append(FieldUse("/query", "event.category", "field"))
+    return uses, []
+
+
+def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Finding]:
+    for use in uses:
+        if not source.has(use.field):
+            yield use.pointer, f"field {use.field!r} is not in data source {source.name}"
+            continue
+        field_type = source.field_types[use.field]
+        if use.kind in ("regexp", "wildcard", "prefix") and field_type not in _PATTERN_FIELD_TYPES:
+            yield use.pointer, (f"{use.kind} on {use.field!r}, a {field_type} field, tests analysed terms "
+                                "rather than the value; use a keyword field")
+        if use.kind == "regexp":
+            yield from _regexp_findings(use)
+        elif use.kind == "wildcard" and use.pointer != "/query":
+            # In EQL, ':' and like take EQL wildcards where '\' is not an escape; only DSL wildcards are Lucene's.
+            for finding in check_wildcard(str(use.value)):
+                yield use.pointer, f"wildcard {use.value!r}: {finding}"
+
+
+def _regexp_findings(use: FieldUse) -> Iterator[Finding]:
+    checked = check_regexp(str(use.value))
+    if checked.error:
+        yield use.pointer, f"regexp {use.value!r} is not valid Lucene syntax: {checked.error}"
+    for finding in checked.findings:
+        yield use.pointer, f"regexp {use.value!r}: {finding}"
+
+
+def _grouping(rule: Rule, source: DataSource) -> Iterator[Finding]:
+    for index, field in enumerate(rule.group_by):
+        if not source.has(field):
+            yield pointer_of(["group_by", index]), f"field {field!r} is not in data source {source.name}"
+    if len(rule.group_by) > 3 and "alert_suppression" not in rule.document:
+        yield "/group_by", ("Kibana suppresses alerts on at most 3 fields: add alert_suppression.group_by "
+                            "naming the ones that identify a group")
+    for index, field in enumerate(rule.document.get("alert_suppression", {}).get("group_by", [])):
+        if field not in rule.group_by:
+            yield pointer_of(["alert_suppression", "group_by", index]), f"{field!r} is not one of group_by"
+    for name in rule.placeholders:
+        if not source.has(name):
+            yield "/risk_message", f"placeholder {{{{{name}}}}} names no field of data source {source.name}"
+        elif name not in rule.group_by:
+            yield "/risk_message", f"placeholder {{{{{name}}}}} is not in group_by, so one alert has no single value for it"
