@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -37,7 +37,7 @@ def available_data_sources() -> list[str]:
     return sorted(item.name.removesuffix(".json") for item in folder.iterdir() if item.name.endswith(".json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_data_source(name: str) -> DataSource | None:
     """The named data source, or None when detect ships no table of that name."""
     if name not in available_data_sources():

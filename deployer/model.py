@@ -129,6 +129,20 @@ class Rule:
         )
 
     @property
+    def eql(self) -> str:
+        """The EQL text of an EQL rule."""
+        if not isinstance(self.query, str):
+            raise TypeError(f"{self.rule_id} is a query DSL rule")
+        return self.query
+
+    @property
+    def dsl(self) -> JSON:
+        """The query DSL clause of a DSL rule."""
+        if not isinstance(self.query, dict):
+            raise TypeError(f"{self.rule_id} is an EQL rule")
+        return self.query
+
+    @property
     def placeholders(self) -> tuple[str, ...]:
         """Field names used as {{field}} in the risk message, in order of appearance."""
         return tuple(_PLACEHOLDER.findall(self.risk_message or ""))

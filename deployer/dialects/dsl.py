@@ -109,8 +109,7 @@ def _scan_leaf(kind: str, body: Any, path: tuple[str | int, ...], scan: DslScan)
             scan.problems.append((pointer_of(where), "range takes an object such as {\"gte\": ...}"))
             return
     elif not isinstance(spec, dict):
-        spec = {"query" if kind.startswith("match") else "value": spec}
-        where_value = where
+        spec = {"query" if kind.startswith("match") else "value": spec}  # the short form {"field": value}
     unknown = sorted(set(spec) - _LEAF_PARAMETERS[kind])
     if unknown:
         scan.problems.append((pointer_of((*where, unknown[0])), f"unknown {kind} parameter {unknown[0]!r}"))

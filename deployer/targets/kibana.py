@@ -23,13 +23,13 @@ def compile_rule(rule: Rule) -> JSON:
     payload.update(enabled=rule.enabled, tags=list(rule.tags), index=list(rule.index))
     exclusion_filters = [_exclusion_filter(exclusion.field, list(exclusion.values)) for exclusion in rule.exclusions]
     if rule.language == "eql":
-        payload.update(type="eql", language="eql", query=rule.query)
+        payload.update(type="eql", language="eql", query=rule.eql)
         if exclusion_filters:
             payload["filters"] = exclusion_filters
     else:
         # Kibana's query rules take query DSL as filters; the KQL query stays empty (match all).
         payload.update(type="query", language="kuery", query="",
-                       filters=[_dsl_filter(copy.deepcopy(rule.query), rule.name), *exclusion_filters])
+                       filters=[_dsl_filter(copy.deepcopy(rule.dsl), rule.name), *exclusion_filters])
     if rule.group_by:
         payload["investigation_fields"] = {"field_names": list(rule.group_by)}
         # No duration: alerts are suppressed within one run, like the seed's per-run `stats ... by`.
@@ -62,9 +62,7 @@ def _required_fields(rule: Rule) -> list[JSON]:
     source = load_data_source(rule.data_source)
     if source is None:
         return []
-    if rule.language == "eql":
-        fields = [use.field for use in parse_eql(str(rule.query)).uses]
-    else:
-        fields = [use.field for use in scan_dsl(rule.query).uses]
+    uses = parse_eql(rule.eql).uses if rule.language == "eql" else scan_dsl(rule.dsl).uses
+    fields = [use.field for use in uses]
     names = dict.fromkeys([*fields, *rule.group_by])  # ordered, unique
     return [{"name": name, "type": source.field_types[name]} for name in names if source.has(name)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.errors import UnsupportedByTarget
 from deployer.model import JSON, Duration, Rule
 
 # Alerting severities run from 1 (highest) to 5.
@@ -68,11 +67,7 @@ def _marker(rule: Rule) -> JSON:
 
 def _rule_query(rule: Rule) -> Any:
     if rule.language == "dsl":
-        return copy.deepcopy(rule.query)
+        return copy.deepcopy(rule.dsl)
     from deployer.dialects.eql_to_dsl import translate_eql
 
-    return translate_eql(str(rule.query))
-
-
-def unsupported(message: str) -> UnsupportedByTarget:
-    return UnsupportedByTarget("/query", f"OpenSearch: {message}")
+    return translate_eql(rule.eql)

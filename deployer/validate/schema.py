@@ -18,7 +18,7 @@ def rule_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    import jsonschema  # imported on first validation, not at CLI start
+    import jsonschema  # type: ignore[import-untyped]  # imported on first validation, not at CLI start
 
     schema = rule_schema()
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
@@ -26,7 +26,7 @@ def _validator() -> Any:
 
 def schema_problems(file: str, document: Any) -> list[Problem]:
     """Problems sorted by location; one per offending value, the most specific message for each."""
-    problems = {}
+    problems: dict[str, Problem] = {}
     for error in _validator().iter_errors(document):
         for leaf in _leaves(error):
             pointer, message = _describe(leaf)

@@ -55,10 +55,10 @@ def _schedule(rule: Rule) -> Iterator[Finding]:
 
 def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
     if rule.language == "dsl":
-        scan = scan_dsl(rule.query)
+        scan = scan_dsl(rule.dsl)
         return scan.uses, list(scan.problems)
     try:
-        parsed = parse_eql(str(rule.query))
+        parsed = parse_eql(rule.eql)
     except EqlSyntax as error:
         return [], [("/query", str(error))]
     uses = list(parsed.uses)
@@ -69,9 +69,12 @@ def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
 
 
 def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Finding]:
+    missing: set[tuple[str, str]] = set()
     for use in uses:
         if not source.has(use.field):
-            yield use.pointer, f"field {use.field!r} is not in data source {source.name}"
+            if (use.pointer, use.field) not in missing:
+                missing.add((use.pointer, use.field))
+                yield use.pointer, f"field {use.field!r} is not in data source {source.name}"
             continue
         field_type = source.field_types[use.field]
         if use.kind in ("regexp", "wildcard", "prefix") and field_type not in _PATTERN_FIELD_TYPES:

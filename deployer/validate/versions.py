@@ -75,7 +75,8 @@ def _git(folder: Path, *arguments: str) -> str:
     except FileNotFoundError:
         raise DetectError("--base needs git, which is not installed") from None
     except subprocess.CalledProcessError as error:
-        raise DetectError(f"git {arguments[0]} failed: {error.stderr.strip().splitlines()[-1] if error.stderr.strip() else error}") from None
+        reason = error.stderr.strip().splitlines()[-1] if error.stderr.strip() else str(error)
+        raise DetectError(f"git {arguments[0]} failed: {reason}") from None
     return completed.stdout
 
 

@@ -1,0 +1,77 @@
+"""Shared fixtures: the repository's rules, temporary rule folders, the Kibana API contract."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DETECTIONS = REPO / "detections"
+DSL_RULE = DETECTIONS / "windows_app_layer_protocol_qakbot_namedpipe.json"
+EQL_RULE = DETECTIONS / "windows_app_layer_protocol_qakbot_namedpipe_eql.json"
+CONTRACT_ENV = "DETECT_KIBANA_OPENAPI"
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside an empty folder, so error lines show short relative paths."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def dsl_document() -> dict[str, Any]:
+    return json.loads(DSL_RULE.read_text("utf-8"))
+
+
+@pytest.fixture
+def eql_document() -> dict[str, Any]:
+    return json.loads(EQL_RULE.read_text("utf-8"))
+
+
+@pytest.fixture
+def write_rule(in_tmp: Path) -> Callable[..., Path]:
+    """Write a rule document (or raw text) to rules/<name>.json and return the path."""
+
+    def write(document: Any, name: str = "rule") -> Path:
+        path = in_tmp / "rules" / f"{name}.json"
+        path.parent.mkdir(exist_ok=True)
+        if isinstance(document, (str, bytes)):
+            path.write_bytes(document.encode() if isinstance(document, str) else document)
+        else:
+            path.write_text(json.dumps(document, indent=2), "utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def kibana_contract() -> dict[str, Any]:
+    """Kibana's official OpenAPI description of the detections API, from the path in $DETECT_KIBANA_OPENAPI."""
+    location = os.environ.get(CONTRACT_ENV)
+    if not location or not Path(location).is_file():
+        pytest.skip(f"${CONTRACT_ENV} does not name Kibana's detections OpenAPI file ({location!r})")
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(location, encoding="utf-8") as handle:
+        spec: dict[str, Any] = yaml.load(handle, Loader=loader)
+    return spec
+
+
+def mutated(document: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    copied = copy.deepcopy(document)
+    change(copied)
+    return copied
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    yield
