@@ -1,0 +1,121 @@
+"""Fixtures: the events a rule must alert on (match.ndjson) and must not (nomatch.ndjson), placed in time.
+
+Absolute timestamps are moved, keeping their spacing, so that the events sit in the middle of the rule's
+lookback window at the instant of the test; `now-75m` style timestamps stay relative to that instant, which
+lets a fixture sit outside the window on purpose.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from deployer.errors import Problem, display_path
+from deployer.model import Duration, Rule
+
+DEFAULT_FIXTURES_DIR = Path("fixtures")
+FIXTURE_FILES = {"match.ndjson": True, "nomatch.ndjson": False}
+_RELATIVE = re.compile(r"^now(?:-([1-9][0-9]*[smhd]))?$")
+
+
+@dataclass(frozen=True)
+class FixtureEvent:
+    """One fixture line: where it comes from, whether the rule must alert on it, the document to index."""
+
+    file: str
+    line: int
+    expected: bool
+    document: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        """The document id in the test index; reports name events by it (`match.ndjson:3`)."""
+        return f"{Path(self.file).name}:{self.line}"
+
+
+@dataclass(frozen=True)
+class RuleFixtures:
+    rule: Rule
+    folder: Path
+    events: tuple[FixtureEvent, ...]
+
+
+def fixture_folder(rule: Rule, root: Path) -> Path:
+    return root / rule.path.stem
+
+
+def load_fixtures(rule: Rule, root: Path, instant: datetime) -> RuleFixtures | list[Problem]:
+    """The rule's fixture events with timestamps placed relative to `instant` (the run's period end)."""
+    folder = fixture_folder(rule, root)
+    if not folder.is_dir():
+        return [Problem(display_path(folder), "", f"no fixtures for rule {rule.rule_id}: expected match.ndjson and nomatch.ndjson here")]
+    problems: list[Problem] = []
+    raw: list[tuple[str, int, bool, dict[str, Any]]] = []
+    for name, expected in FIXTURE_FILES.items():
+        path = folder / name
+        shown = display_path(path)
+        if not path.is_file():
+            problems.append(Problem(shown, "", "missing fixture file"))
+            continue
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(Problem(shown, "", f"cannot read: {error}"))
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append(Problem(shown, f"line {number}", f"invalid JSON at column {error.colno}: {error.msg}"))
+                continue
+            if not isinstance(document, dict) or not isinstance(document.get("@timestamp"), str):
+                problems.append(Problem(shown, f"line {number}", "an event is a JSON object with an \"@timestamp\" string"))
+                continue
+            raw.append((shown, number, expected, document))
+    if problems:
+        return problems
+    placed = place_in_window(rule, [document["@timestamp"] for _, _, _, document in raw], instant)
+    if isinstance(placed, str):
+        return [Problem(display_path(folder), "", placed)]
+    events = []
+    for (shown, number, expected, document), timestamp in zip(raw, placed, strict=True):
+        document = copy.deepcopy(document)
+        document["@timestamp"] = timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        events.append(FixtureEvent(shown, number, expected, document))
+    return RuleFixtures(rule, folder, tuple(events))
+
+
+def place_in_window(rule: Rule, stamps: list[str], instant: datetime) -> list[datetime] | str:
+    """Absolute stamps shifted into the middle of the window; relative ones resolved; or why that is impossible."""
+    window_start = instant - timedelta(seconds=rule.schedule.lookback_start.seconds)
+    end = rule.schedule.lookback_end
+    window_end = instant - timedelta(seconds=end.seconds if end else 0)
+    absolute: dict[int, datetime] = {}
+    resolved: dict[int, datetime] = {}
+    for index, stamp in enumerate(stamps):
+        relative = _RELATIVE.match(stamp)
+        if relative:
+            offset = Duration.parse(relative.group(1)).seconds if relative.group(1) else 0
+            resolved[index] = instant - timedelta(seconds=offset)
+            continue
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            return f"event {index + 1}: @timestamp {stamp!r} is neither ISO 8601 nor now-<n><s|m|h|d>"
+        absolute[index] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if absolute:
+        first, last = min(absolute.values()), max(absolute.values())
+        span = last - first
+        room = window_end - window_start
+        if span >= room:
+            return f"absolute timestamps span {span}, longer than the rule's window ({room}): they cannot all fall inside it"
+        shift = window_start + (room - span) / 2 - first
+        resolved.update({index: moment + shift for index, moment in absolute.items()})
+    return [resolved[index] for index in range(len(stamps))]
