@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -64,6 +65,84 @@ def show(
     render.dump_json(payload_for(rule, target.value))
 
 
+class EngineChoice(str, Enum):
+    opensearch = "opensearch"
+    elasticsearch = "elasticsearch"
+    all = "all"
+
+
+class ClusterEngine(str, Enum):
+    opensearch = "opensearch"
+    elasticsearch = "elasticsearch"
+
+
+@app.command("test")
+def test_rules(
+    rules: Annotated[Optional[list[str]], typer.Argument(help="Rule files, stems or rule_ids.", show_default="all")] = None,
+    fixtures: Annotated[Path, typer.Option(help="Fixtures root: <rule file stem>/match.ndjson, nomatch.ndjson.")] = Path("fixtures"),
+    engine: Annotated[EngineChoice, typer.Option(help="Engine(s) to prove the rules on.")] = EngineChoice.opensearch,
+    cluster_url: Annotated[Optional[str], typer.Option(help="Use this cluster instead of a local throwaway node.")] = None,
+    ca_cert: Annotated[Optional[Path], typer.Option(help="CA bundle for --cluster-url.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates of --cluster-url.")] = False,
+    output: FormatOption = Format.text,
+) -> None:
+    """Prove on a real engine that each rule alerts on exactly its match fixtures. Exit 1 on any failure.
+
+    Credentials for --cluster-url come from DETECT_CLUSTER_USERNAME / DETECT_CLUSTER_PASSWORD or
+    DETECT_CLUSTER_API_KEY.
+    """
+    from deployer import render
+    from deployer.prove import prove
+    from deployer.prove.engines import connection_from_environment
+    from deployer.show import select_rules
+
+    selected = select_rules(rules or [])
+    engines = ("opensearch", "elasticsearch") if engine is EngineChoice.all else (engine.value,)
+    connection = connection_from_environment(cluster_url, ca_cert, insecure) if cluster_url else None
+    progress = render.progress_printer(enabled=output is Format.text)
+    report = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
+    if output is Format.json:
+        render.dump_json(render.proof_json(report))
+    else:
+        render.proof_text(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+EngineOption = Annotated[ClusterEngine, typer.Option(help="Which engine.")]
+
+
+@cluster_app.command("up")
+def cluster_up(engine: EngineOption = ClusterEngine.opensearch) -> None:
+    """Start a local single-node cluster on loopback (downloads the engine once) and leave it running."""
+    from deployer import render
+    from deployer.local_cluster import cluster_up as up
+
+    node = up(engine.value, progress=render.progress_printer(enabled=True))
+    render.dump_json({"engine": node.engine, "url": node.url, "pid": node.pid})
+
+
+@cluster_app.command("status")
+def cluster_status(engine: EngineOption = ClusterEngine.opensearch) -> None:
+    """Show whether the local cluster is running and where it listens. Exit 1 when it is not."""
+    from deployer import render
+    from deployer.local_cluster import cluster_status as status
+
+    node = status(engine.value)
+    render.dump_json({"engine": engine.value, "running": node is not None, "url": node.url if node else None})
+    raise typer.Exit(0 if node else 1)
+
+
+@cluster_app.command("down")
+def cluster_down(engine: EngineOption = ClusterEngine.opensearch) -> None:
+    """Stop the local cluster and remove its data folder."""
+    from deployer import render
+    from deployer.local_cluster import cluster_down as down
+
+    render.dump_json({"engine": engine.value, "stopped": down(engine.value)})
+
+
 def main() -> None:
     """Entry point: every DetectError becomes one line on stderr and exit code 2 (1 for invalid rules)."""
     from deployer.errors import InvalidRules
@@ -81,3 +160,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except Exception as error:  # a bug in detect: still one line, the traceback only on request
+        if os.environ.get("DETECT_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(error).__name__}: {error} (set DETECT_DEBUG=1 for the traceback)\n")
+        sys.exit(3)

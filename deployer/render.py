@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from deployer.errors import Problem
 from deployer.validate import Validation
+
+if TYPE_CHECKING:
+    from deployer.prove import ProofReport
+    from deployer.prove.verdict import EngineProof
 
 
 def dump_json(document: Any) -> None:
@@ -41,3 +47,69 @@ def validation_text(validation: Validation) -> None:
         files = len({problem.file for problem in validation.problems})
         console.print(f"[red]✗[/red] {len(validation.problems)} problem(s) in {files} file(s); "
                       f"{len(validation.rules)} rule(s) valid")
+
+
+def progress_printer(*, enabled: bool) -> Callable[[str], None]:
+    """Progress lines on stderr for people; silent for --format json so stdout stays one document."""
+    if not enabled:
+        return lambda _message: None
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    return lambda message: console.print(f"[dim]… {escape(message)}[/dim]")
+
+
+def proof_json(report: ProofReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "instant": report.instant,
+        "seconds": report.seconds,
+        "proofs": [_engine_proof_json(proof) for proof in report.proofs],
+    }
+
+
+def _engine_proof_json(proof: EngineProof) -> dict[str, Any]:
+    matches = proof.matches
+    return {
+        "rule_id": proof.rule_id, "file": proof.rule_file, "engine": proof.engine, "engine_version": proof.engine_version,
+        "ok": proof.ok, "error": proof.error, "notes": proof.notes, "seconds": proof.seconds,
+        "matches": None if matches is None else {
+            "method": matches.method, "ok": matches.ok, "expected": list(matches.expected), "actual": sorted(matches.actual),
+            "missing": list(matches.missing), "unexpected": list(matches.unexpected)},
+        "monitor": [{"case": group.case, "method": group.method, "ok": group.ok, "triggered": group.triggered, "error": group.error,
+                     "expected_groups": [list(key) for key in group.expected_groups],
+                     "actual_groups": [list(key) for key in group.actual_groups]} for group in proof.groups],
+    }
+
+
+def proof_text(report: ProofReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False, soft_wrap=True)
+    for proof in report.proofs:
+        mark = "[green]✓[/green]" if proof.ok else "[red]✗[/red]"
+        head = f"{mark} {escape(proof.rule_file)} on {proof.engine} {proof.engine_version}"
+        if proof.error:
+            console.print(f"{head}: [red]{escape(proof.error)}[/red]")
+            continue
+        matches = proof.matches
+        if matches is not None:
+            console.print(f"{head}: {len(set(matches.actual) & set(matches.expected))}/{len(matches.expected)} expected "
+                          f"events alerted, {len(matches.unexpected)} unexpected ({matches.method})")
+            folder = Path(proof.rule_file).stem
+            for event_id in matches.missing:
+                console.print(f"    missing: fixtures/{escape(folder)}/{escape(event_id)} should alert but did not")
+            for event_id in matches.unexpected:
+                console.print(f"    unexpected: fixtures/{escape(folder)}/{escape(event_id)} alerted but should not")
+        for group in proof.groups:
+            state = "ok" if group.ok else "[red]WRONG[/red]"
+            detail = f" — {escape(group.error)}" if group.error else ""
+            console.print(f"    monitor ({group.case}, {group.method}): triggered={group.triggered}, "
+                          f"{len(group.actual_groups)} alert group(s), expected {len(group.expected_groups)}: {state}{detail}")
+        for note in proof.notes:
+            console.print(f"    [yellow]note:[/yellow] {escape(note)}")
+    timings = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
+    verdict = "[green]all rules proven[/green]" if report.ok else "[red]proof failed[/red]"
+    console.print(f"{verdict} ({timings})")

@@ -30,6 +30,18 @@ def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
     raise DetectError(f"no rule file {reference!r} and no valid rule with that rule_id under {display_path(rules_dir)}")
 
 
+def select_rules(references: list[str], rules_dir: Path = DEFAULT_RULES_DIR) -> list[Rule]:
+    """The named rules (files, stems or rule_ids), or every rule under `rules_dir`; all must be valid."""
+    if not references:
+        validation = validate_paths([rules_dir])
+        if validation.problems:
+            raise InvalidRules(validation.problems)
+        if not validation.rules:
+            raise DetectError(f"no rules under {display_path(rules_dir)}")
+        return validation.rules
+    return [find_rule(reference, rules_dir) for reference in references]
+
+
 def payload_for(reference: str, target: str) -> JSON:
     rule = find_rule(reference)
     try:

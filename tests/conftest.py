@@ -1,15 +1,20 @@
-"""Shared fixtures: the repository's rules, temporary rule folders, the Kibana API contract."""
+"""Shared fixtures: the repository's rules, temporary rule folders, the Kibana API contract, real nodes."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from deployer.cluster.distribution import ensure_distribution
+from deployer.cluster.node import RunningNode, throwaway_node
 
 REPO = Path(__file__).resolve().parent.parent
 DETECTIONS = REPO / "detections"
@@ -71,7 +76,28 @@ def mutated(document: dict[str, Any], change: Callable[[dict[str, Any]], Any]) -
     return copied
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    yield
+def _log(message: str) -> None:
+    # stderr, so node timings show with `pytest -s` and in the logs of failures
+    print(f"[cluster] {message}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def opensearch_home() -> Path:
+    started = time.monotonic()
+    home = ensure_distribution("opensearch", progress=_log)
+    _log(f"opensearch home ready in {time.monotonic() - started:.1f}s")
+    return home
+
+
+@pytest.fixture(scope="session")
+def opensearch_node(opensearch_home: Path) -> Iterator[RunningNode]:
+    """One real OpenSearch node for the whole test session, stopped and removed at its end."""
+    with throwaway_node("opensearch", home=opensearch_home, progress=_log) as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_node() -> Iterator[RunningNode]:
+    """One real Elasticsearch node for the whole test session, stopped and removed at its end."""
+    with throwaway_node("elasticsearch", progress=_log) as node:
+        yield node

@@ -1,0 +1,7 @@
+"""Throwaway single-node OpenSearch / Elasticsearch clusters for tests and `detect cluster`.
+
+Submodules:
+  distribution  fetch the engine with mvn and assemble a runnable home (cached)
+  node          start/stop one loopback node from such a home
+  state         remember a node started by `detect cluster up` across CLI calls
+"""

@@ -1,0 +1,111 @@
+"""Proof on real engines: the repository's rules pass, and each way of breaking the Qakbot rule is caught.
+
+The broken rules skip validation on purpose (some breakages, like a PCRE `^`, validation already refuses):
+here the engine itself must show that the rule no longer does its job.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.cluster.node import RunningNode
+from deployer.fixtures import RuleFixtures, load_fixtures
+from deployer.model import Rule
+from deployer.prove import prove_on_engine, run_instant
+from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine
+from deployer.prove.verdict import EngineProof
+from tests.conftest import DSL_RULE, EQL_RULE, REPO
+
+FIXTURES = REPO / "fixtures"
+ENGINES = ["opensearch", "elasticsearch"]
+
+
+@pytest.fixture(scope="module")
+def engines(opensearch_node: RunningNode, elasticsearch_node: RunningNode) -> Iterator[dict[str, Any]]:
+    yield {"opensearch": OpenSearchEngine(Connection(opensearch_node.url)),
+           "elasticsearch": ElasticsearchEngine(Connection(elasticsearch_node.url))}
+
+
+def _prove(engine: Any, path: Path, document: dict[str, Any]) -> EngineProof:
+    instant = run_instant()
+    rule = Rule.from_document(path, document)
+    fixtures = load_fixtures(rule, FIXTURES, instant)
+    assert isinstance(fixtures, RuleFixtures), fixtures
+    (proof,) = prove_on_engine(engine, [fixtures], instant, lambda _message: None)
+    return proof
+
+
+def _document(path: Path) -> dict[str, Any]:
+    import json
+
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("path", [DSL_RULE, EQL_RULE], ids=["dsl", "eql"])
+def test_repository_rules_fire_on_exactly_their_match_fixtures(engines: dict[str, Any], engine_name: str, path: Path) -> None:
+    proof = _prove(engines[engine_name], path, _document(path))
+    assert proof.error is None
+    assert proof.matches is not None and proof.matches.ok, (proof.matches.missing, proof.matches.unexpected)
+    assert len(proof.matches.expected) == 20
+    if engine_name == "opensearch":
+        assert [group.case for group in proof.groups] == ["all fixtures", "nomatch only"]
+        all_fixtures, nomatch_only = proof.groups
+        assert all_fixtures.triggered and len(all_fixtures.actual_groups) == 18, all_fixtures
+        assert all_fixtures.ok, all_fixtures
+        assert not nomatch_only.triggered and nomatch_only.ok, nomatch_only
+    assert proof.ok
+
+
+def _drop_binary(document: dict[str, Any]) -> None:
+    should = document["query"]["bool"]["filter"][2]["bool"]["should"]
+    should[:] = [clause for clause in should if "explorer.exe" not in str(clause)]
+
+
+def _pcre_caret(document: dict[str, Any]) -> None:
+    regexp = document["query"]["bool"]["filter"][3]["regexp"]["file.name"]
+    regexp["value"] = "^" + regexp["value"]
+
+
+def _case_sensitive(document: dict[str, Any]) -> None:
+    for clause in document["query"]["bool"]["filter"][2]["bool"]["should"]:
+        clause["wildcard"]["process.executable"].pop("case_insensitive")
+
+
+def _single_backslash(document: dict[str, Any]) -> None:
+    for clause in document["query"]["bool"]["filter"][2]["bool"]["should"]:
+        spec = clause["wildcard"]["process.executable"]
+        spec["value"] = spec["value"].replace("\\\\", "\\")
+
+
+def _wrong_window(document: dict[str, Any]) -> None:
+    document["to"] = "now"
+
+
+BREAKAGES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("dropped binary", _drop_binary, "missing"),
+    ("PCRE caret", _pcre_caret, "missing"),
+    ("case-sensitive wildcard", _case_sensitive, "missing"),
+    ("single backslash wildcard", _single_backslash, "unexpected"),
+    ("window up to now", _wrong_window, "unexpected"),
+]
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize(("case", "breakage", "symptom"), BREAKAGES, ids=[case for case, _, _ in BREAKAGES])
+def test_a_broken_rule_fails_with_the_events_named(engines: dict[str, Any], engine_name: str, case: str,
+                                                   breakage: Callable[[dict[str, Any]], None], symptom: str) -> None:
+    document = copy.deepcopy(_document(DSL_RULE))
+    breakage(document)
+    proof = _prove(engines[engine_name], DSL_RULE, document)
+    assert not proof.ok
+    assert proof.matches is not None
+    named = proof.matches.missing if symptom == "missing" else proof.matches.unexpected
+    assert named, f"{case}: expected {symptom} events"
+    assert all(event_id.startswith("match.ndjson:" if symptom == "missing" else "nomatch.ndjson:") for event_id in named)
