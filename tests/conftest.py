@@ -101,3 +101,11 @@ def elasticsearch_node() -> Iterator[RunningNode]:
     """One real Elasticsearch node for the whole test session, stopped and removed at its end."""
     with throwaway_node("elasticsearch", progress=_log) as node:
         yield node
+
+
+@pytest.fixture(scope="session")
+def lucene() -> Any:
+    """Real Lucene 9.12 (OpenSearch 2.19's) answering regexp and wildcard questions in one JVM."""
+    from tests.support.lucene import get_oracle
+
+    return get_oracle()

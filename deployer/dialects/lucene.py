@@ -15,6 +15,12 @@ from typing import Union
 # Repetition counts above this build automata the engines refuse (max_determinized_states) or choke on.
 MAX_REPEAT = 1000
 _SHORTHAND_CLASSES = "dDsSwW"
+# Lucene 9's predefined classes (RegExp.matchPredefinedCharacterClass); upper case is the complement.
+_SHORTHAND_RANGES = {
+    "d": ((48, 57),),
+    "s": ((9, 10), (12, 13), (32, 32)),
+    "w": ((48, 57), (65, 90), (95, 95), (97, 122)),
+}
 
 
 class LuceneSyntaxError(ValueError):
@@ -190,21 +196,36 @@ class _Parser:
         if not self.match("["):
             return self.simple()
         negated = self.match("^")
-        ranges = [self.class_item()]
+        ranges = self.class_item()
         while self.more() and not self.peek("]"):
-            ranges.append(self.class_item())
+            ranges += self.class_item()
         if not self.match("]"):
             raise LuceneSyntaxError(f"expected ']' at character {self.pos + 1}")
         return CharClass(tuple(ranges), negated)
 
-    def class_item(self) -> tuple[int, int]:
+    def class_item(self) -> list[tuple[int, int]]:
+        shorthand = self.shorthand()
+        if shorthand is not None:
+            if shorthand.negated:
+                raise LuceneSyntaxError(f"'\\{self.text[self.pos - 1]}' inside [...]: write the class out, e.g. [^0-9]")
+            return list(shorthand.ranges)
         low = self.char()
         if self.match("-"):
             high = self.char()
             if high < low:
                 raise LuceneSyntaxError(f"invalid range {chr(low)}-{chr(high)}")
-            return (low, high)
-        return (low, low)
+            return [(low, high)]
+        return [(low, low)]
+
+    def shorthand(self) -> CharClass | None:
+        """`\\d`, `\\s`, `\\w` and their complements, which Lucene 9 reads as classes."""
+        if self.text[self.pos : self.pos + 1] != "\\" or self.text[self.pos + 1 : self.pos + 2] not in tuple(_SHORTHAND_CLASSES):
+            return None
+        letter = self.text[self.pos + 1]
+        self.note(self.pos, f"'\\{letter}' is a PCRE shorthand that older engines read as the letter "
+                            f"{letter!r}; write an explicit class such as [0-9]")
+        self.pos += 2
+        return CharClass(_SHORTHAND_RANGES[letter.lower()], letter.isupper())
 
     def simple(self) -> Node:
         start = self.pos
@@ -245,17 +266,18 @@ class _Parser:
             return Operator("interval", low=int(interval.group(1)), high=int(interval.group(2)))
         if self.peek("$"):
             self.note(start, "'$' is a literal character in Lucene: its regexps always match the whole value")
-        return Char(self.char())
+        shorthand = self.shorthand()
+        return shorthand if shorthand is not None else Char(self.char())
 
     def char(self) -> int:
         start = self.pos
         if self.match("\\"):
             escaped = self.next()
-            if escaped in _SHORTHAND_CLASSES:
-                self.note(start, f"'\\{escaped}' is a PCRE shorthand that older engines read as the letter "
-                          f"{escaped!r}; write an explicit class such as [0-9]")
-            elif escaped.isalnum():
-                self.note(start, f"'\\{escaped}' is a PCRE escape; Lucene reads it as the character {escaped!r}")
+            if escaped.isascii() and escaped.isalpha():
+                raise LuceneSyntaxError(f"'\\{escaped}' at character {start + 1} is not a Lucene escape: Lucene 9 refuses "
+                                        "a backslash before a letter other than d, D, s, S, w, W")
+            elif escaped.isdigit():
+                self.note(start, f"'\\{escaped}' is a PCRE back-reference; Lucene reads it as the digit {escaped!r}")
             return ord(escaped)
         return ord(self.next())
 
@@ -275,6 +297,37 @@ def check_regexp(pattern: str) -> Checked:
     except LuceneSyntaxError as error:
         return Checked(None, str(error), tuple(parser.findings))
     return Checked(tree, None, tuple(parser.findings))
+
+
+def folding_findings(tree: Node) -> list[Finding]:
+    """With case_insensitive, Lucene folds single letters but not ranges: [a-f] still misses 'B'."""
+    findings = []
+    for node in _walk(tree):
+        if isinstance(node, CharClass):
+            for low, high in node.ranges:
+                if low != high and any(chr(code).isalpha() and chr(code).swapcase() != chr(code)
+                                       and not _covered(node, ord(chr(code).swapcase())) for code in range(low, high + 1)):
+                    findings.append(Finding(0, f"case_insensitive does not fold the range {chr(low)}-{chr(high)}: "
+                                               "list both cases, e.g. [a-fA-F]"))
+                    break
+    return findings
+
+
+def _covered(node: CharClass, code: int) -> bool:
+    return any(low <= code <= high for low, high in node.ranges)
+
+
+def _walk(tree: Node) -> list[Node]:
+    nodes: list[Node] = [tree]
+    if isinstance(tree, Concat):
+        nodes += [child for part in tree.parts for child in _walk(part)]
+    elif isinstance(tree, Union_):
+        nodes += [child for option in tree.options for child in _walk(option)]
+    elif isinstance(tree, Repeat):
+        nodes += _walk(tree.node)
+    elif isinstance(tree, Operator):
+        nodes += [child for operand in tree.operands for child in _walk(operand)]
+    return nodes
 
 
 def check_wildcard(pattern: str) -> list[Finding]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from deployer.datasource import DataSource, available_data_sources, load_data_source
 from deployer.dialects.dsl import FieldUse, scan_dsl
 from deployer.dialects.eql import EqlSyntax, parse_eql
-from deployer.dialects.lucene import check_regexp, check_wildcard
+from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findings
 from deployer.errors import pointer_of
 from deployer.model import Rule
 
@@ -94,6 +94,9 @@ def _regexp_findings(use: FieldUse) -> Iterator[Finding]:
         yield use.pointer, f"regexp {use.value!r} is not valid Lucene syntax: {checked.error}"
     for finding in checked.findings:
         yield use.pointer, f"regexp {use.value!r}: {finding}"
+    if checked.tree is not None and use.case_insensitive:
+        for finding in folding_findings(checked.tree):
+            yield use.pointer, f"regexp {use.value!r}: {finding.message}"
 
 
 def _grouping(rule: Rule, source: DataSource) -> Iterator[Finding]:

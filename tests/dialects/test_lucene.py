@@ -89,6 +89,8 @@ def test_parser_builds_lucene_tree() -> None:
     ('"abc', "unterminated '\"' quote at character 1"),
     ("a{5000}", "repetition count above 1000 at character 1"),
     ("[z-a]", "invalid range z-a"),
+    ("\\q", "'\\q' at character 1 is not a Lucene escape: Lucene 9 refuses a backslash before a letter other than d, D, s, S, w, W"),
+    ("a\\nb", "'\\n' at character 2 is not a Lucene escape: Lucene 9 refuses a backslash before a letter other than d, D, s, S, w, W"),
 ])
 def test_syntax_errors(pattern: str, error: str) -> None:
     assert check_regexp(pattern).error == error
@@ -100,7 +102,7 @@ def test_syntax_errors(pattern: str, error: str) -> None:
     ("(?:ab)c", "'(?' groups and flags are PCRE-only"),
     ("(?i)abc", "'(?' groups and flags are PCRE-only"),
     ("\\w+", "'\\w' is a PCRE shorthand"),
-    ("\\n", "'\\n' is a PCRE escape"),
+    ("\\1", "'\\1' is a PCRE back-reference"),
     ("a#b", "empty-language operator"),
     ("mail@host", "any-string operator"),
     ("a&b", "intersection operator"),
@@ -116,6 +118,14 @@ def test_pcre_habits_are_reported(pattern: str, fragment: str) -> None:
 def test_escaped_and_lucene_forms_are_clean(pattern: str) -> None:
     checked = check_regexp(pattern)
     assert checked.error is None and checked.findings == ()
+
+
+def test_case_insensitive_does_not_fold_ranges() -> None:
+    from deployer.dialects.lucene import folding_findings
+
+    assert folding_findings(check_regexp("[0-9a-f]{8}").tree) != []  # type: ignore[arg-type]
+    assert folding_findings(check_regexp("[0-9a-fA-F]{8}").tree) == []  # type: ignore[arg-type]
+    assert folding_findings(check_regexp("abc").tree) == []  # type: ignore[arg-type]
 
 
 def test_wildcard_single_backslash_is_flagged_double_is_not() -> None:

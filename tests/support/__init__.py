@@ -1,0 +1,1 @@
+"""Helpers for the test suite (not shipped with the package)."""
