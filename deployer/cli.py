@@ -6,7 +6,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -105,6 +105,43 @@ def test_rules(
         render.dump_json(render.proof_json(report))
     else:
         render.proof_text(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def deploy(
+    env: Annotated[str, typer.Option("--env", help="Environment from detect.toml.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    prune: Annotated[bool, typer.Option(help="Delete deployed rules detect manages that are no longer in the repository.")] = False,
+    force: Annotated[bool, typer.Option(help="Allow downgrades (a deployed version newer than the file's).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Apply to a protected environment without asking.")] = False,
+    config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
+    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    output: FormatOption = Format.text,
+) -> None:
+    """Plan, then apply, the repository's rules to one environment's Kibana spaces and OpenSearch clusters.
+
+    Every rule is validated before the first network call; the plan is printed before anything is written.
+    Exit 0 when everything planned was applied (or --dry-run), 1 when anything was refused or failed.
+    """
+    from deployer import render
+    from deployer.deploy import deploy_environment
+
+    def confirm(environment: Any, entries: Any) -> bool:
+        if output is Format.text:
+            render.plan_text(entries, header=f"Plan for {environment.name}")
+        if not environment.protected or yes:
+            return True
+        if not sys.stdin.isatty():
+            raise DetectError(f"environment {environment.name!r} is protected: rerun with --yes to apply (nothing was changed)")
+        return typer.confirm(f"Apply this plan to {environment.name}?", default=False)
+
+    report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, prune=prune, force=force,
+                                confirm=confirm, progress=render.progress_printer(enabled=output is Format.text))
+    if output is Format.json:
+        render.dump_json(render.deploy_json(report))
+    else:
+        render.deploy_text(report)
     raise typer.Exit(0 if report.ok else 1)
 
 

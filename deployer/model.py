@@ -152,8 +152,12 @@ class Rule:
         return self.document.get(key, default)
 
 
+def payload_hash(payload: JSON) -> str:
+    """sha256 of a canonical target payload: what the target would hold, so any effective change shows."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def content_hash(document: JSON) -> str:
     """sha256 of what the rule detects and says: the canonical JSON without `version` and `$schema`."""
-    content = {key: value for key, value in document.items() if key not in _NOT_CONTENT}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return payload_hash({key: value for key, value in document.items() if key not in _NOT_CONTENT})

@@ -12,6 +12,8 @@ from deployer.errors import Problem
 from deployer.validate import Validation
 
 if TYPE_CHECKING:
+    from deployer.deploy import DeployReport
+    from deployer.plan import PlanEntry
     from deployer.prove import ProofReport
     from deployer.prove.verdict import EngineProof
 
@@ -113,3 +115,52 @@ def proof_text(report: ProofReport) -> None:
     timings = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
     verdict = "[green]all rules proven[/green]" if report.ok else "[red]proof failed[/red]"
     console.print(f"{verdict} ({timings})")
+
+
+def plan_text(entries: list[PlanEntry], *, header: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[bold]{escape(header)}[/bold]")
+    styles = {"create": "green", "update": "yellow", "delete": "red", "refuse": "red bold", "unchanged": "dim"}
+    for entry in entries:
+        style = styles[entry.action.value]
+        console.print(f"  [{style}]{entry.action.value:9}[/{style}] {entry.target:18} {escape(entry.rule_id)}  {escape(entry.reason)}")
+
+
+def deploy_json(report: DeployReport) -> dict[str, Any]:
+    outcomes = {(outcome.entry.rule_id, outcome.entry.target): outcome for outcome in report.outcomes}
+    plan = []
+    for entry in report.entries:
+        outcome = outcomes.get((entry.rule_id, entry.target))
+        plan.append({"rule_id": entry.rule_id, "target": entry.target, "action": entry.action.value, "reason": entry.reason,
+                     "outcome": None if outcome is None else {"applied": outcome.applied, "message": outcome.message}})
+    return {"environment": report.environment, "dry_run": report.dry_run, "ok": report.ok, "requests": report.requests,
+            "plan": plan}
+
+
+def deploy_text(report: DeployReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    if not report.outcomes:
+        plan_text(report.entries, header=f"Plan for {report.environment}" + (" (dry run: nothing changed)" if report.dry_run else ""))
+    console = Console(highlight=False, soft_wrap=True)
+    for outcome in report.outcomes:
+        mark = "[green]✓[/green]" if outcome.applied else "[red]✗[/red]"
+        console.print(f"{mark} {outcome.entry.target} {escape(outcome.entry.rule_id)}: {outcome.entry.action.value}: "
+                      f"{escape(outcome.message)}")
+    counts: dict[str, int] = {}
+    for entry in report.entries:
+        counts[entry.action.value] = counts.get(entry.action.value, 0) + 1
+    summary = ", ".join(f"{count} {action}" for action, count in sorted(counts.items())) or "no rules"
+    if report.refused:
+        console.print(f"[red]refused:[/red] {summary}; nothing was changed ({len(report.refused)} refusal(s) above)")
+    elif report.failed:
+        applied = len(report.outcomes) - len(report.failed)
+        console.print(f"[red]partial failure:[/red] {applied} change(s) applied, {len(report.failed)} failed; rerun to converge")
+    elif report.dry_run:
+        console.print(f"dry run: {summary}")
+    else:
+        console.print(f"[green]deployed[/green] to {escape(report.environment)}: {summary}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,13 @@ from deployer.cluster.node import RunningNode, throwaway_node
 
 REPO = Path(__file__).resolve().parent.parent
 DETECTIONS = REPO / "detections"
+
+
+def detect(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as users do, in its own process, from any folder, never waiting on a terminal."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "deployer", *arguments], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL, env=environment)
 DSL_RULE = DETECTIONS / "windows_app_layer_protocol_qakbot_namedpipe.json"
 EQL_RULE = DETECTIONS / "windows_app_layer_protocol_qakbot_namedpipe_eql.json"
 CONTRACT_ENV = "DETECT_KIBANA_OPENAPI"
@@ -109,3 +117,13 @@ def lucene() -> Any:
     from tests.support.lucene import get_oracle
 
     return get_oracle()
+
+
+@pytest.fixture
+def kibana(kibana_contract: dict[str, Any]) -> Iterator[Any]:
+    """A stateful Kibana detection engine on loopback that validates every request against the official contract."""
+    from tests.support.kibana_server import kibana_server
+
+    with kibana_server(os.environ[CONTRACT_ENV]) as server:
+        yield server
+    assert server.contract_errors == [], server.contract_errors

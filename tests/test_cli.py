@@ -11,12 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DSL_RULE, REPO, mutated
-
-
-def detect(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deployer", *arguments], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+from tests.conftest import DSL_RULE, REPO, detect, mutated
 
 
 def test_validate_passes_on_the_repository() -> None:

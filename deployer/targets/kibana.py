@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
+from deployer.config import TargetSettings
 from deployer.datasource import load_data_source
 from deployer.dialects.dsl import scan_dsl
 from deployer.dialects.eql import parse_eql
-from deployer.model import JSON, Rule
+from deployer.http import RequestFailed, RetryPolicy, target_api
+from deployer.model import JSON, Rule, payload_hash
+from deployer.plan import Action, Deployed, Outcome, PlanEntry
 
 API_VERSION = "2023-10-31"
+# Marks the rules detect manages, so reads find them and --prune never touches anyone else's.
+MANAGED_TAG = "Managed: detect"
 # Rule fields whose meaning and name are the same in detect and in Kibana: copied as they are.
 _SAME_FIELDS = ("name", "description", "risk_score", "severity", "interval", "from", "to", "author", "license",
                 "references", "false_positives", "threat", "note", "setup", "max_signals")
@@ -20,7 +26,7 @@ def compile_rule(rule: Rule) -> JSON:
     """The body of a create/update request for `rule`, pure: the same rule gives the same payload."""
     payload: JSON = {"rule_id": rule.rule_id, "version": rule.version}
     payload.update({key: copy.deepcopy(rule.document[key]) for key in _SAME_FIELDS if key in rule.document})
-    payload.update(enabled=rule.enabled, tags=list(rule.tags), index=list(rule.index))
+    payload.update(enabled=rule.enabled, tags=[*rule.tags, MANAGED_TAG], index=list(rule.index))
     exclusion_filters = [_exclusion_filter(exclusion.field, list(exclusion.values)) for exclusion in rule.exclusions]
     if rule.language == "eql":
         payload.update(type="eql", language="eql", query=rule.eql)
@@ -37,7 +43,9 @@ def compile_rule(rule: Rule) -> JSON:
     required = _required_fields(rule)
     if required:
         payload["required_fields"] = required
-    payload["meta"] = {"detect": _marker(rule)}
+    marker = _marker(rule)
+    payload["meta"] = {"detect": marker}
+    marker["payload_hash"] = payload_hash(payload)
     return payload
 
 
@@ -66,3 +74,99 @@ def _required_fields(rule: Rule) -> list[JSON]:
     fields = [use.field for use in uses]
     names = dict.fromkeys([*fields, *rule.group_by])  # ordered, unique
     return [{"name": name, "type": source.field_types[name]} for name in names if source.has(name)]
+
+
+# --- reading and applying -------------------------------------------------------------------------
+
+# Above this many writes, rules go through _import in chunks instead of one request each.
+IMPORT_THRESHOLD = 20
+# Kibana refuses imports over 10 MB (xpack.securitySolution.maxRuleImportPayloadBytes); stay well under.
+IMPORT_CHUNK_BYTES = 8 * 1024 * 1024
+_PAGE = 100
+
+
+class KibanaTarget:
+    """One Kibana space of one environment: read the rules detect manages there, apply a plan to them."""
+
+    def __init__(self, settings: TargetSettings, space: str, *, transport: Any = None, retry: RetryPolicy | None = None) -> None:
+        prefix = "" if space == "default" else f"/s/{space}"
+        self.label = f"kibana:{space}"
+        # httpx sets Content-Type per body (JSON, or multipart for _import)
+        self.api = target_api(settings, settings.url + prefix, {"kbn-xsrf": "true", "elastic-api-version": API_VERSION},
+                              retry=retry, transport=transport)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def read_deployed(self) -> dict[str, Deployed]:
+        """Every rule carrying detect's tag in this space, paged through _find."""
+        deployed: dict[str, Deployed] = {}
+        page = 1
+        while True:
+            response = self.api.request("GET", "/api/detection_engine/rules/_find", params={
+                "filter": f'alert.attributes.tags:"{MANAGED_TAG}"', "per_page": _PAGE, "page": page,
+                "sort_field": "name", "sort_order": "asc"}).json()
+            for item in response.get("data", []):
+                marker = (item.get("meta") or {}).get("detect") or {}
+                deployed[item["rule_id"]] = Deployed(item["rule_id"], item["id"], int(item.get("version", 1)),
+                                                     str(marker.get("content_hash", "")), str(marker.get("payload_hash", "")),
+                                                     item.get("name", ""))
+            if page * int(response.get("per_page", _PAGE)) >= int(response.get("total", 0)) or not response.get("data"):
+                return deployed
+            page += 1
+
+    def apply(self, entries: list[PlanEntry]) -> list[Outcome]:
+        writes = [entry for entry in entries if entry.action in (Action.create, Action.update)]
+        deletes = [entry for entry in entries if entry.action is Action.delete]
+        outcomes = self._import(writes) if len(writes) > IMPORT_THRESHOLD else [self._write(entry) for entry in writes]
+        return outcomes + [self._delete(entry) for entry in deletes]
+
+    def _write(self, entry: PlanEntry) -> Outcome:
+        assert entry.desired is not None
+        payload = entry.desired.payload
+        try:
+            if entry.action is Action.create:
+                response = self.api.request("POST", "/api/detection_engine/rules", json=payload, ok=(200, 409))
+                if response.status_code != 409:
+                    return Outcome(entry, True, "created")
+                # A retried create whose first attempt did land: the rule exists, so replace it.
+            self.api.request("PUT", "/api/detection_engine/rules", json=payload)
+            return Outcome(entry, True, "updated")
+        except RequestFailed as error:
+            return Outcome(entry, False, str(error))
+
+    def _delete(self, entry: PlanEntry) -> Outcome:
+        try:
+            self.api.request("DELETE", "/api/detection_engine/rules", params={"rule_id": entry.rule_id}, ok=(200, 404))
+            return Outcome(entry, True, "deleted")
+        except RequestFailed as error:
+            return Outcome(entry, False, str(error))
+
+    def _import(self, entries: list[PlanEntry]) -> list[Outcome]:
+        """Many writes through _import?overwrite=true in chunks; its 200 answer lists per-rule errors."""
+        outcomes: list[Outcome] = []
+        for chunk in _chunks(entries):
+            body = "".join(json.dumps(entry.desired.payload, ensure_ascii=False) + "\n" for entry in chunk if entry.desired)
+            try:
+                result = self.api.request("POST", "/api/detection_engine/rules/_import", params={"overwrite": "true"},
+                                          files={"file": ("rules.ndjson", body.encode("utf-8"), "application/ndjson")}).json()
+            except RequestFailed as error:
+                outcomes += [Outcome(entry, False, str(error)) for entry in chunk]
+                continue
+            failed = {str(error.get("rule_id")): str((error.get("error") or {}).get("message", "import failed"))
+                      for error in result.get("errors", [])}
+            outcomes += [Outcome(entry, entry.rule_id not in failed, failed.get(entry.rule_id, "imported")) for entry in chunk]
+        return outcomes
+
+
+def _chunks(entries: list[PlanEntry]) -> list[list[PlanEntry]]:
+    chunks: list[list[PlanEntry]] = [[]]
+    size = 0
+    for entry in entries:
+        entry_size = len(json.dumps(entry.desired.payload if entry.desired else {})) + 1
+        if chunks[-1] and size + entry_size > IMPORT_CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += entry_size
+    return [chunk for chunk in chunks if chunk]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.model import JSON, Duration, Rule
+from deployer.config import TargetSettings
+from deployer.errors import DetectError
+from deployer.http import RequestFailed, RetryPolicy, target_api
+from deployer.model import JSON, Duration, Rule, payload_hash
+from deployer.plan import Action, Deployed, Outcome, PlanEntry
 
 # Alerting severities run from 1 (highest) to 5.
 SEVERITY = {"critical": "1", "high": "2", "medium": "3", "low": "4"}
@@ -24,7 +28,7 @@ def compile_rule(rule: Rule) -> JSON:
     if rule.exclusions:
         search_query["bool"]["must_not"] = [{"terms": {item.field: list(item.values)}} for item in rule.exclusions]
     group_by = rule.group_by or ("host.name",)
-    return {
+    monitor: JSON = {
         "type": "monitor",
         "monitor_type": "bucket_level_monitor",
         "name": rule.name,
@@ -51,6 +55,8 @@ def compile_rule(rule: Rule) -> JSON:
         }}],
         "ui_metadata": {"detect": _marker(rule)},
     }
+    monitor["ui_metadata"]["detect"]["payload_hash"] = payload_hash(monitor)
+    return monitor
 
 
 def _window_end(end: Duration | None) -> str:
@@ -71,3 +77,67 @@ def _rule_query(rule: Rule) -> Any:
     from deployer.dialects.eql_to_dsl import translate_eql
 
     return translate_eql(rule.eql)
+
+
+# --- reading and applying -------------------------------------------------------------------------
+
+_MONITORS = "/_plugins/_alerting/monitors"
+_PAGE = 500
+
+
+class OpenSearchTarget:
+    """The Alerting monitors of one OpenSearch cluster: detect's are those whose ui_metadata carries its marker."""
+
+    def __init__(self, settings: TargetSettings, *, transport: Any = None, retry: RetryPolicy | None = None) -> None:
+        self.label = "opensearch"
+        # Alerting's monitor _search drops ui_metadata (where detect's marker lives) unless the caller is Dashboards.
+        self.api = target_api(settings, settings.url, {"User-Agent": "OpenSearch-Dashboards detect"},
+                              retry=retry, transport=transport)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def read_deployed(self) -> dict[str, Deployed]:
+        """One search per 500 monitors; ui_metadata is not searchable, so the marker is read client-side."""
+        deployed: dict[str, Deployed] = {}
+        offset = 0
+        while True:
+            try:
+                response = self.api.request("POST", f"{_MONITORS}/_search", ok=(200, 404), json={
+                    "query": {"match_all": {}}, "size": _PAGE, "from": offset, "sort": [{"_id": "asc"}]})
+            except RequestFailed as error:
+                if error.status == 400 and "no handler found" in str(error):
+                    raise DetectError(f"{self.api.base_url} has no Alerting plugin: detect deploys OpenSearch rules as "
+                                      "Alerting monitors (install opensearch-alerting there)") from None
+                raise
+            if response.status_code == 404:  # no monitor was ever created: the config index does not exist yet
+                return deployed
+            hits = response.json().get("hits", {}).get("hits", [])
+            for hit in hits:
+                source = hit.get("_source", {})
+                monitor = source.get("monitor", source)
+                marker = (monitor.get("ui_metadata") or {}).get("detect")
+                if marker and marker.get("rule_id"):
+                    deployed[marker["rule_id"]] = Deployed(marker["rule_id"], hit["_id"], int(marker.get("version", 0)),
+                                                           str(marker.get("content_hash", "")), str(marker.get("payload_hash", "")),
+                                                           monitor.get("name", ""))
+            if len(hits) < _PAGE:
+                return deployed
+            offset += _PAGE
+
+    def apply(self, entries: list[PlanEntry]) -> list[Outcome]:
+        return [self._apply(entry) for entry in entries if entry.writes]
+
+    def _apply(self, entry: PlanEntry) -> Outcome:
+        try:
+            if entry.action is Action.delete and entry.deployed:
+                self.api.request("DELETE", f"{_MONITORS}/{entry.deployed.remote_id}", ok=(200, 404))
+                return Outcome(entry, True, "deleted")
+            assert entry.desired is not None
+            if entry.action is Action.update and entry.deployed:
+                self.api.request("PUT", f"{_MONITORS}/{entry.deployed.remote_id}", json=entry.desired.payload)
+                return Outcome(entry, True, "updated")
+            self.api.request("POST", _MONITORS, json=entry.desired.payload, ok=(200, 201))
+            return Outcome(entry, True, "created")
+        except RequestFailed as error:
+            return Outcome(entry, False, str(error))

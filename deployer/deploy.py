@@ -1,0 +1,154 @@
+"""Step 5: deploy — the rules adapted to an environment, compiled per target, planned against what is deployed, applied."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from deployer.config import Environment, TargetSettings, load_environment
+from deployer.errors import DetectError, InvalidRules, UnsupportedByTarget
+from deployer.model import Exclusion, Rule
+from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, plan_target
+from deployer.targets import target_module
+from deployer.validate import validate_paths
+
+Progress = Callable[[str], None]
+
+
+class Target(Protocol):
+    label: str
+
+    def read_deployed(self) -> dict[str, Deployed]: ...
+    def apply(self, entries: list[PlanEntry]) -> list[Outcome]: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class DeployReport:
+    environment: str
+    dry_run: bool
+    entries: list[PlanEntry] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def refused(self) -> list[PlanEntry]:
+        return [entry for entry in self.entries if entry.action is Action.refuse]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.applied]
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and not self.failed
+
+
+def adapt_rule(rule: Rule, environment: Environment) -> Rule:
+    """The rule as this environment runs it: its enabled flag, index patterns and extra exclusions."""
+    extra = environment.exclusions.get(rule.rule_id, ())
+    exclusions: tuple[Exclusion, ...] = (*rule.exclusions, *extra)
+    return dataclasses.replace(
+        rule,
+        enabled=rule.enabled if environment.enabled is None else environment.enabled,
+        index=environment.index.get(rule.data_source, rule.index),
+        exclusions=exclusions,
+    )
+
+
+def open_targets(environment: Environment, factory: Callable[[TargetSettings, str | None], Target]) -> list[Target]:
+    targets: list[Target] = []
+    for settings in environment.targets:
+        for space in settings.spaces if settings.name == "kibana" else (None,):
+            targets.append(factory(settings, space))
+    return targets
+
+
+def default_factory(settings: TargetSettings, space: str | None) -> Target:
+    from deployer.targets.kibana import KibanaTarget
+    from deployer.targets.opensearch import OpenSearchTarget
+
+    if settings.name == "kibana":
+        return KibanaTarget(settings, space or "default")
+    if settings.url == "local":
+        settings = dataclasses.replace(settings, url=_local_opensearch_url())
+    return OpenSearchTarget(settings)
+
+
+def _local_opensearch_url() -> str:
+    from deployer.cluster.state import load_state
+
+    node = load_state("opensearch")
+    if node is None:
+        raise DetectError("environment uses the local OpenSearch, which is not running: start it with `detect cluster up`")
+    return node.url
+
+
+@contextmanager
+def connected(environment: Environment,
+              factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> Iterator[list[Target]]:
+    targets = open_targets(environment, factory)
+    try:
+        yield targets
+    finally:
+        for target in targets:
+            target.close()
+
+
+def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Target], *, prune: bool, force: bool,
+                progress: Progress) -> list[PlanEntry]:
+    """Read each target once and plan every rule against it; nothing is written."""
+    adapted = [adapt_rule(rule, environment) for rule in rules]
+    entries: list[PlanEntry] = []
+    for target in targets:
+        progress(f"{target.label}: reading deployed rules")
+        deployed = target.read_deployed()
+        compile_rule = target_module(target.label.split(":")[0]).compile_rule
+        desired: list[Desired] = []
+        for rule in adapted:
+            try:
+                payload = compile_rule(rule)
+            except UnsupportedByTarget as error:
+                entries.append(PlanEntry(rule.rule_id, target.label, Action.refuse, str(error)))
+                continue
+            desired.append(Desired(rule, payload, _marker(payload)["payload_hash"]))
+        entries += plan_target(target.label, desired, deployed, prune=prune, force=force)
+    return entries
+
+
+def _marker(payload: dict[str, Any]) -> dict[str, Any]:
+    marker: dict[str, Any] = (payload.get("meta") or payload.get("ui_metadata") or {})["detect"]
+    return marker
+
+
+def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progress) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for target in targets:
+        mine = [entry for entry in entries if entry.target == target.label and entry.writes]
+        if mine:
+            progress(f"{target.label}: applying {len(mine)} change(s)")
+            outcomes += target.apply(mine)
+    return outcomes
+
+
+def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: Path, dry_run: bool, prune: bool, force: bool,
+                       confirm: Callable[[Environment, list[PlanEntry]], bool], progress: Progress,
+                       factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> DeployReport:
+    """Validate every rule, then plan; apply only when nothing is refused and the user agrees."""
+    validation = validate_paths([rules_dir])
+    if validation.problems:
+        raise InvalidRules(validation.problems)
+    environment = load_environment(environment_name, config_path)
+    report = DeployReport(environment.name, dry_run)
+    with connected(environment, factory) as targets:
+        report.entries = plan_deploy(validation.rules, environment, targets, prune=prune, force=force, progress=progress)
+        if not dry_run and not report.refused and any(entry.writes for entry in report.entries):
+            if not confirm(environment, report.entries):
+                raise DetectError("deploy cancelled: nothing was changed")
+            report.outcomes = apply_plan(report.entries, targets, progress)
+        report.requests = sum(getattr(getattr(target, "api", None), "requests_sent", 0) for target in targets)
+    return report
