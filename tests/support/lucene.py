@@ -35,10 +35,12 @@ import tempfile
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from tests.support.jvm import find_jdk, run_tool
 
 DEFAULT_VERSION = "9.12.3"
 """Lucene of OpenSearch 2.19 (and Elasticsearch 8.x): the newest 9.12 release that resolves."""
@@ -128,76 +130,6 @@ def cache_root() -> Path:
     return project_cache_root()
 
 
-@dataclass(frozen=True)
-class _Jdk:
-    home: Path
-    major: int
-
-    @property
-    def java(self) -> Path:
-        return self.home / "bin" / "java"
-
-    @property
-    def javac(self) -> Path:
-        return self.home / "bin" / "javac"
-
-
-def _jdk_major(home: Path) -> int | None:
-    """The feature version of a JDK home with both java and javac, from its `release` file."""
-    if not ((home / "bin" / "javac").is_file() and (home / "bin" / "java").is_file()):
-        return None
-    try:
-        text = (home / "release").read_text("utf-8", "replace")
-    except OSError:
-        return None
-    found = re.search(r'^JAVA_VERSION="(\d+)(?:\.(\d+))?', text, re.MULTILINE)
-    if not found:
-        return None
-    major = int(found.group(1))
-    return int(found.group(2) or 0) if major == 1 else major
-
-
-def _find_jdk(minimum: int, explicit: Path | None) -> _Jdk:
-    """The first JDK of at least `minimum`: the explicit one, $DETECT_LUCENE_JAVA_HOME, $JAVA_HOME,
-    the javac on PATH, then /usr/lib/jvm/*."""
-    if explicit is not None:
-        major = _jdk_major(Path(explicit))
-        if major is None or major < minimum:
-            raise LuceneOracleError(f"{explicit} is not a JDK {minimum}+ (found: {major or 'no JDK'})")
-        return _Jdk(Path(explicit).resolve(), major)
-    candidates: list[Path] = []
-    for var in ("DETECT_LUCENE_JAVA_HOME", "JAVA_HOME"):
-        if os.environ.get(var):
-            candidates.append(Path(os.environ[var]))
-    on_path = shutil.which("javac")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent.parent)
-    jvm = Path("/usr/lib/jvm")
-    if jvm.is_dir():
-        candidates.extend(sorted(p for p in jvm.iterdir() if p.is_dir()))
-    seen: list[str] = []
-    for home in candidates:
-        major = _jdk_major(home)
-        seen.append(f"{home} ({major if major is not None else 'not a JDK'})")
-        if major is not None and major >= minimum:
-            return _Jdk(home.resolve(), major)
-    raise LuceneOracleError(f"no JDK {minimum}+ found for Lucene (looked at: {', '.join(seen) or 'nothing'}); "
-                            "set DETECT_LUCENE_JAVA_HOME")
-
-
-def _run_tool(argv: Sequence[str | Path], what: str, *, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> None:
-    try:
-        done = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise LuceneOracleError(f"{what}: {argv[0]} is not installed ({exc})") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise LuceneOracleError(f"{what}: no result after {timeout:.0f}s: {' '.join(map(str, argv))}") from exc
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip()
-        raise LuceneOracleError(f"{what} failed (exit {done.returncode}): {' '.join(map(str, argv))}\n{output[-4000:]}")
-
-
 def _is_lucene_jar(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as jar:
@@ -218,7 +150,8 @@ class LuceneOracle:
         self.jar = self.folder / f"lucene-core-{version}.jar"
         self.timeout = timeout
         major = int(version.split(".")[0])
-        self._jdk = _find_jdk(21 if major >= 10 else 11, java_home)
+        self._jdk = find_jdk(21 if major >= 10 else 11, java_home, override_env="DETECT_LUCENE_JAVA_HOME",
+                             error=LuceneOracleError)
         source_hash = hashlib.sha256(JAVA_SOURCE.read_bytes() + f"|{self._jdk.home}|{self._jdk.major}".encode()).hexdigest()[:16]
         self.classes = self.folder / f"classes-{version}-{source_hash}"
         self._lock = threading.RLock()
@@ -246,9 +179,9 @@ class LuceneOracle:
             raise LuceneOracleError(f"mvn is not on PATH; it is needed once to fetch lucene-core {self.version}")
         with tempfile.TemporaryDirectory(dir=self.folder, prefix=".fetch-") as tmp:
             # An empty working folder: no project pom.xml may take part in the fetch.
-            _run_tool([mvn, "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy",
+            run_tool([mvn, "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy",
                        f"-Dartifact=org.apache.lucene:lucene-core:{self.version}:jar", f"-DoutputDirectory={tmp}"],
-                      f"fetching lucene-core {self.version} with Maven", cwd=Path(tmp), timeout=900)
+                      f"fetching lucene-core {self.version} with Maven", cwd=Path(tmp), timeout=900, error=LuceneOracleError)
             fetched = Path(tmp) / self.jar.name
             if not _is_lucene_jar(fetched):
                 raise LuceneOracleError(f"Maven did not produce a lucene-core jar at {fetched}")
@@ -257,8 +190,8 @@ class LuceneOracle:
     def _compile(self) -> None:
         tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".classes-"))
         try:
-            _run_tool([self._jdk.javac, "-encoding", "UTF-8", "-cp", self.jar, "-d", tmp, JAVA_SOURCE],
-                      f"compiling {JAVA_SOURCE.name} against lucene-core {self.version}", cwd=tmp, timeout=300)
+            run_tool([self._jdk.javac, "-encoding", "UTF-8", "-cp", self.jar, "-d", tmp, JAVA_SOURCE],
+                      f"compiling {JAVA_SOURCE.name} against lucene-core {self.version}", cwd=tmp, timeout=300, error=LuceneOracleError)
             shutil.rmtree(self.classes, ignore_errors=True)
             tmp.chmod(0o755)
             os.replace(tmp, self.classes)
