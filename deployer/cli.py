@@ -24,6 +24,7 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    github = "github"
 
 
 class Target(str, Enum):
@@ -31,7 +32,21 @@ class Target(str, Enum):
     opensearch = "opensearch"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", help="text for people, json for machines.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="text for people, json for machines, github for "
+                                               "annotations and a job summary in GitHub Actions.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every step (even in CI) and, for deploys, each "
+                                             "HTTP request with credentials masked.")]
+
+
+def _verbose_logging(verbose: bool) -> None:
+    if verbose:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("detect")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 @app.command()
@@ -48,6 +63,11 @@ def validate(
     validation = validate_paths(paths or [DEFAULT_RULES_DIR], base=base)
     if output is Format.json:
         render.dump_json(render.validation_json(validation))
+    elif output is Format.github:
+        from deployer.github import validation_github
+
+        validation_github(validation)
+        render.validation_text(validation)
     else:
         render.validation_text(validation)
     raise typer.Exit(0 if validation.ok else 1)
@@ -85,6 +105,7 @@ def test_rules(
     ca_cert: Annotated[Optional[Path], typer.Option(help="CA bundle for --cluster-url.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates of --cluster-url.")] = False,
     output: FormatOption = Format.text,
+    verbose: VerboseOption = False,
 ) -> None:
     """Prove on a real engine that each rule alerts on exactly its match fixtures. Exit 1 on any failure.
 
@@ -99,11 +120,16 @@ def test_rules(
     selected = select_rules(rules or [])
     engines = ("opensearch", "elasticsearch") if engine is EngineChoice.all else (engine.value,)
     connection = connection_from_environment(cluster_url, ca_cert, insecure) if cluster_url else None
-    progress = render.progress_printer(enabled=output is Format.text)
-    report = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
+    _verbose_logging(verbose)
+    with render.progress_display(enabled=output is not Format.json, verbose=verbose) as progress:
+        report = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
     if output is Format.json:
         render.dump_json(render.proof_json(report))
     else:
+        if output is Format.github:
+            from deployer.github import proof_github
+
+            proof_github(report, fixtures)
         render.proof_text(report)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -118,6 +144,7 @@ def deploy(
     config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
     rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
     output: FormatOption = Format.text,
+    verbose: VerboseOption = False,
 ) -> None:
     """Plan, then apply, the repository's rules to one environment's Kibana spaces and OpenSearch clusters.
 
@@ -128,7 +155,7 @@ def deploy(
     from deployer.deploy import deploy_environment
 
     def confirm(environment: Any, entries: Any) -> bool:
-        if output is Format.text:
+        if output is not Format.json:
             render.plan_text(entries, header=f"Plan for {environment.name}")
         if not environment.protected or yes:
             return True
@@ -136,13 +163,76 @@ def deploy(
             raise DetectError(f"environment {environment.name!r} is protected: rerun with --yes to apply (nothing was changed)")
         return typer.confirm(f"Apply this plan to {environment.name}?", default=False)
 
+    _verbose_logging(verbose)
     report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, prune=prune, force=force,
-                                confirm=confirm, progress=render.progress_printer(enabled=output is Format.text))
+                                confirm=confirm, progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
     if output is Format.json:
         render.dump_json(render.deploy_json(report))
     else:
+        if output is Format.github:
+            from deployer.github import deploy_github
+
+            deploy_github(report)
         render.deploy_text(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def export(
+    target: Annotated[Target, typer.Option(help="kibana: NDJSON for Kibana's Import rules screen; opensearch: Alerting monitors.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; - for stdout.")] = Path("-"),
+    env: Annotated[Optional[str], typer.Option("--env", help="Compile as this environment of detect.toml runs the rules.")] = None,
+    config: Annotated[Path, typer.Option(help="The environments file (with --env).")] = Path("detect.toml"),
+    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+) -> None:
+    """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
+    from deployer.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
+
+    text = to_ndjson(export_payloads(target.value, rules_dir=rules_dir, environment=env, config_path=config))
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    write_export(text, output)
+    count = text.count("\n")
+    sys.stderr.write(f"wrote {count} {'rule' if target is Target.kibana else 'monitor'}(s) to {output}\n")
+    if target is Target.kibana and len(text.encode("utf-8")) > KIBANA_IMPORT_LIMIT:
+        sys.stderr.write(f"warning: {output} is over Kibana's default 10 MB import limit: export fewer rules per file\n")
+
+
+@app.command("import")
+def import_rules(
+    export_file: Annotated[Path, typer.Argument(metavar="FILE", help="A Kibana rules export (.ndjson).")],
+    into: Annotated[Path, typer.Option("--into", help="Folder to write the rule files to.")] = Path("detections"),
+    force: Annotated[bool, typer.Option(help="Replace rule files that already exist.")] = False,
+) -> None:
+    """Turn a Kibana rules export into detect rule files. Exit 1 when any rule was skipped or is invalid."""
+    from deployer import render
+    from deployer.adopt import import_kibana_export
+
+    report = import_kibana_export(export_file, into, force=force)
+    render.import_text(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+class Language(str, Enum):
+    dsl = "dsl"
+    eql = "eql"
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The rule's name; its file is named after it.")],
+    language: Annotated[Language, typer.Option(help="Query language of the rule.")] = Language.dsl,
+    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    fixtures: Annotated[Path, typer.Option(help="Fixtures root.")] = Path("fixtures"),
+) -> None:
+    """Scaffold a rule (fresh rule_id, version 1) and its fixture folder; both validate and prove as written."""
+    from deployer.scaffold import scaffold_rule
+
+    rule_path, fixture_folder = scaffold_rule(name, language=language.value, rules_dir=rules_dir, fixtures_dir=fixtures)
+    sys.stdout.write(f"{rule_path}\n{fixture_folder / 'match.ndjson'}\n{fixture_folder / 'nomatch.ndjson'}\n")
+    sys.stderr.write(f"next: edit the query and the fixtures together, then `detect validate {rule_path}` and "
+                     f"`detect test {rule_path}`\n")
 
 
 cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True)
@@ -151,12 +241,13 @@ EngineOption = Annotated[ClusterEngine, typer.Option(help="Which engine.")]
 
 
 @cluster_app.command("up")
-def cluster_up(engine: EngineOption = ClusterEngine.opensearch) -> None:
+def cluster_up(engine: EngineOption = ClusterEngine.opensearch, verbose: VerboseOption = False) -> None:
     """Start a local single-node cluster on loopback (downloads the engine once) and leave it running."""
     from deployer import render
     from deployer.local_cluster import cluster_up as up
 
-    node = up(engine.value, progress=render.progress_printer(enabled=True))
+    with render.progress_display(enabled=True, verbose=verbose) as progress:
+        node = up(engine.value, progress=progress)
     render.dump_json({"engine": node.engine, "url": node.url, "pid": node.pid})
 
 

@@ -127,10 +127,10 @@ def _marker(payload: dict[str, Any]) -> dict[str, Any]:
 
 def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progress) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    for target in targets:
+    for done, target in enumerate(targets, start=1):
         mine = [entry for entry in entries if entry.target == target.label and entry.writes]
         if mine:
-            progress(f"{target.label}: applying {len(mine)} change(s)")
+            progress(f"{target.label}: applying {len(mine)} change(s) ({done}/{len(targets)})")
             outcomes += target.apply(mine)
     return outcomes
 

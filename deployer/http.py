@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from deployer.config import TargetSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# `detect deploy --verbose` shows these records; every one is scrubbed of the secrets before it is made.
+log = logging.getLogger("detect.http")
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class RequestFailed(DetectError):
@@ -62,6 +66,10 @@ class JsonApi:
             text = text.replace(secret, "***")
         return text
 
+    def _log(self, message: str) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(self.scrub(message))
+
     def request(self, method: str, path: str, *, ok: Iterable[int] = (200,), **options: Any) -> httpx.Response:
         """Send with retries; return the response when its status is in `ok`, else raise RequestFailed."""
         accepted = set(ok)
@@ -69,14 +77,20 @@ class JsonApi:
         while True:
             attempt += 1
             self.requests_sent += 1
+            if log.isEnabledFor(logging.DEBUG):
+                headers = {name: "***" if name.lower() in _SECRET_HEADERS else value for name, value in self.client.headers.items()}
+                self._log(f"{method} {self.base_url}{path} params={options.get('params') or {}} headers={headers} "
+                          f"(attempt {attempt})")
             try:
                 response = self.client.request(method, path, **options)
             except httpx.TransportError as error:
+                self._log(f"{method} {path}: {type(error).__name__}: {error}")
                 if attempt < self.retry.attempts:
                     self.retry.sleep(self.retry.delay(attempt, None))
                     continue
                 raise RequestFailed(self.scrub(f"{method} {path}: no answer after {attempt} attempts "
                                                f"({type(error).__name__}: {error})")) from None
+            self._log(f"{method} {path}: HTTP {response.status_code}")
             if response.status_code in accepted:
                 return response
             if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:

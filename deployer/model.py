@@ -17,6 +17,8 @@ _SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 # Fields that say nothing about what a rule detects: editing them must not demand a version bump.
 _NOT_CONTENT = frozenset({"$schema", "version"})
+_DEFAULTS: dict[str, Any] = {"enabled": False, "to": "now"}
+_NO_DEFAULT = object()
 
 
 @dataclass(frozen=True)
@@ -159,5 +161,18 @@ def payload_hash(payload: JSON) -> str:
 
 
 def content_hash(document: JSON) -> str:
-    """sha256 of what the rule detects and says: the canonical JSON without `version` and `$schema`."""
-    return payload_hash({key: value for key, value in document.items() if key not in _NOT_CONTENT})
+    """sha256 of what the rule detects and says: the canonical JSON without `version` and `$schema`.
+
+    Fields spelled at their defaults (`"enabled": false`, `"exclusions": []`, a suppression equal to `group_by`)
+    hash as if absent, so a rule re-imported from a target hashes like the file it was exported from.
+    """
+    return payload_hash(content_of(document))
+
+
+def content_of(document: JSON) -> JSON:
+    """The document without the fields that are not content and without fields spelled at their defaults."""
+    content = {key: value for key, value in document.items()
+               if key not in _NOT_CONTENT and _DEFAULTS.get(key, _NO_DEFAULT) != value and value != []}
+    if content.get("alert_suppression") == {"group_by": content.get("group_by")}:
+        del content["alert_suppression"]
+    return content

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,7 @@ from deployer.errors import Problem
 from deployer.validate import Validation
 
 if TYPE_CHECKING:
+    from deployer.adopt import ImportReport
     from deployer.deploy import DeployReport
     from deployer.plan import PlanEntry
     from deployer.prove import ProofReport
@@ -51,15 +55,54 @@ def validation_text(validation: Validation) -> None:
                       f"{len(validation.rules)} rule(s) valid")
 
 
-def progress_printer(*, enabled: bool) -> Callable[[str], None]:
-    """Progress lines on stderr for people; silent for --format json so stdout stays one document."""
-    if not enabled:
+def progress_printer(*, enabled: bool, verbose: bool = False) -> Callable[[str], None]:
+    """Progress lines on stderr, one per step. Silent for --format json (stdout stays one document) and in CI (where
+    the `CI` variable is set, as GitHub Actions sets it) unless --verbose asks for them."""
+    if not enabled or (in_ci() and not verbose):
         return lambda _message: None
     from rich.console import Console
     from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     return lambda message: console.print(f"[dim]… {escape(message)}[/dim]")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+# A step message ending in "(3/10)" advances the bar to 3 of 10: counted work needs no other channel.
+_COUNT = re.compile(r"\((\d+)/(\d+)\)$")
+
+
+@contextlib.contextmanager
+def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Callable[[str], None]]:
+    """Progress for long work: on a terminal a live bar (spinner, step, count, elapsed time) that clears when done;
+    elsewhere the plain lines of `progress_printer`."""
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not enabled or not console.is_terminal or (in_ci() and not verbose):
+        yield progress_printer(enabled=enabled, verbose=verbose)
+        return
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def advance(message: str) -> None:
+            count = _COUNT.search(message)
+            if count:
+                bar.update(task, description=escape(message[:count.start()].rstrip()),
+                           completed=int(count.group(1)) - 1, total=int(count.group(2)))
+            else:
+                bar.update(task, description=escape(message), total=None, completed=0)
+            if verbose:
+                bar.console.print(f"[dim]… {escape(message)}[/dim]")
+
+        yield advance
 
 
 def proof_json(report: ProofReport) -> dict[str, Any]:
@@ -164,3 +207,21 @@ def deploy_text(report: DeployReport) -> None:
         console.print(f"dry run: {summary}")
     else:
         console.print(f"[green]deployed[/green] to {escape(report.environment)}: {summary}")
+
+
+def import_text(report: ImportReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    for problem in report.problems:
+        sys.stdout.write(f"{problem}\n")
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for path in report.written:
+        console.print(f"[green]✓[/green] wrote {escape(str(path))}")
+    for skipped in report.skipped:
+        console.print(f"[red]✗[/red] {escape(skipped.where)}: {escape(skipped.rule_id)}: skipped: {escape(skipped.reason)}")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    verdict = "[green]imported[/green]" if report.ok else "[red]incomplete:[/red]"
+    console.print(f"{verdict} {len(report.written)} rule file(s) written, {len(report.skipped)} rule(s) skipped, "
+                  f"{len(report.problems)} problem(s) in the written files")

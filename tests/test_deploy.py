@@ -212,6 +212,17 @@ def test_cli_json_plan_and_no_secret_in_any_output(workspace: Path, kibana: Any)
     assert SECRET not in result.stdout + result.stderr and token not in result.stdout + result.stderr
 
 
+def test_verbose_shows_each_request_but_no_credential(workspace: Path, kibana: Any) -> None:
+    kibana.faults.append(Fault("500", "POST", "/s/soc/"))  # one retried failure: its record is printed too
+    result = detect("deploy", "--env", "staging", "--verbose", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    records = [line for line in result.stderr.splitlines() if line.startswith("detect.http: ")]
+    assert any("POST /api/detection_engine/rules: HTTP 500" in line for line in records)
+    assert any("'***'" in line and "/api/detection_engine/rules/_find" in line for line in records)  # the masked header
+    token = base64.b64encode(f"detect-ci:{SECRET}".encode()).decode()
+    assert SECRET not in result.stdout + result.stderr and token not in result.stdout + result.stderr
+
+
 def test_protected_cli_run_without_yes_is_one_line(workspace: Path, kibana: Any) -> None:
     result = detect("deploy", "--env", "prod", cwd=workspace)
     assert result.returncode == 2

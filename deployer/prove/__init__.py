@@ -81,8 +81,8 @@ def prove_on_engine(engine: OpenSearchEngine | ElasticsearchEngine, fixtures: li
     index_seconds = time.monotonic() - started
     proofs = []
     try:
-        for rule_fixtures in fixtures:
-            progress(f"{engine.name}: proving {rule_fixtures.rule.path.name}")
+        for done, rule_fixtures in enumerate(fixtures, start=1):
+            progress(f"{engine.name}: proving {rule_fixtures.rule.path.name} ({done}/{len(fixtures)})")
             proof = _prove_rule(engine, rule_fixtures, indices[rule_fixtures.rule.rule_id], instant)
             proof.seconds["index"] = round(index_seconds / len(fixtures), 3)
             proofs.append(proof)

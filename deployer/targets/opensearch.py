@@ -65,7 +65,7 @@ def _window_end(end: Duration | None) -> str:
 
 def _marker(rule: Rule) -> JSON:
     marker: JSON = {"rule_id": rule.rule_id, "version": rule.version, "content_hash": rule.content_hash,
-                    "risk_score": rule.risk_score, "severity": rule.severity, "tags": list(rule.tags)}
+                    "data_source": rule.data_source, "risk_score": rule.risk_score, "severity": rule.severity, "tags": list(rule.tags)}
     if rule.risk_message:
         marker["risk_message"] = rule.risk_message
     return marker

@@ -37,6 +37,20 @@ def _openapi(path: str) -> Any:
     return OpenAPI.from_file_path(path)
 
 
+@cache
+def _rule_validator(path: str) -> Any:
+    """Each line of an _import file against the contract's RuleCreateProps: the multipart body itself is only
+    declared as a file, but Kibana checks every rule in it as a create request (plus a required rule_id)."""
+    import yaml
+    from openapi_schema_validator import OAS30Validator
+
+    with open(path, encoding="utf-8") as handle:
+        contract = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    schema = {"allOf": [{"$ref": "#/components/schemas/RuleCreateProps"}, {"required": ["rule_id"]}],
+              "components": contract["components"]}
+    return OAS30Validator(schema)
+
+
 @dataclass
 class Fault:
     kind: str  # "500", "429", "reset", "stall"
@@ -146,7 +160,11 @@ class KibanaServer:
         lines = [json.loads(line) for line in request.files["file"].read().decode().splitlines() if line.strip()]
         errors = []
         for rule in lines:
-            if rule["rule_id"] in store and not overwrite:
+            invalid = [f"{list(error.absolute_path)}: {error.message}" for error in _rule_validator(self.spec_path).iter_errors(rule)]
+            if invalid:
+                self.contract_errors.append(f"_import rule {rule.get('rule_id')}: {invalid[:3]}")
+                errors.append({"rule_id": rule.get("rule_id"), "error": {"status_code": 400, "message": "; ".join(invalid[:3])}})
+            elif rule["rule_id"] in store and not overwrite:
                 errors.append({"rule_id": rule["rule_id"], "error": {"status_code": 409, "message": "rule_id already exists"}})
             else:
                 self._store(store, rule)

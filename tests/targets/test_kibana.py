@@ -41,7 +41,7 @@ def test_exclusions_become_negated_filters(eql_document: dict[str, Any]) -> None
     document = mutated(eql_document, lambda d: d.__setitem__(
         "exclusions", [{"field": "host.name", "values": ["LAB-01"], "reason": "malware lab"}]))
     payload = kibana.compile_rule(_rule(EQL_RULE, document))
-    assert payload["filters"] == [{"meta": {"type": "custom", "alias": "exclusion: host.name", "negate": True,
+    assert payload["filters"] == [{"meta": {"type": "custom", "alias": "exclusion: host.name: malware lab", "negate": True,
                                             "disabled": False}, "query": {"terms": {"host.name": ["LAB-01"]}}}]
 
 
