@@ -40,9 +40,13 @@ class UnsupportedByTarget(DetectError):
 
 
 def display_path(path: Path) -> str:
-    """The path as a user typed it or relative to the working folder, so error lines stay short."""
+    """The path as a user typed it or relative to the working folder, so error lines stay short.
+
+    A symlink is shown as itself, not as its target: the line must name the file the user has.
+    """
+    own = path.absolute().parent.resolve() / path.name if path.name not in ("", ".", "..") else path.resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(own.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

@@ -8,7 +8,6 @@ lets a fixture sit outside the window on purpose.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import Problem, display_path
+from deployer.jsontext import InvalidJson, parse_json
 from deployer.model import Duration, Rule
 
 DEFAULT_FIXTURES_DIR = Path("fixtures")
 FIXTURE_FILES = {"match.ndjson": True, "nomatch.ndjson": False}
+# Fixture files hold a few hundred events; a larger file is a mistake, and refusing it early bounds memory.
+MAX_FIXTURE_BYTES = 16 * 1024 * 1024
 _RELATIVE = re.compile(r"^now(?:-([1-9][0-9]*[smhd]))?$")
 
 
@@ -62,18 +64,19 @@ def load_fixtures(rule: Rule, root: Path, instant: datetime) -> RuleFixtures | l
         if not path.is_file():
             problems.append(Problem(shown, "", "missing fixture file"))
             continue
-        try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(shown, "", f"cannot read: {error}"))
+        text = _read_fixture_file(path, root)
+        if isinstance(text, Problem):
+            problems.append(text)
             continue
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Lines end at "\n" only: str.splitlines would also split inside strings holding U+2028 or U+0085.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
-                document = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(Problem(shown, f"line {number}", f"invalid JSON at column {error.colno}: {error.msg}"))
+                document = parse_json(line)
+            except InvalidJson as error:
+                where = f"invalid JSON at column {error.column}: {error.reason}" if error.column else error.message
+                problems.append(Problem(shown, f"line {number}", f"{error.pointer}: {where}" if error.pointer else where))
                 continue
             if not isinstance(document, dict) or not isinstance(document.get("@timestamp"), str):
                 problems.append(Problem(shown, f"line {number}", "an event is a JSON object with an \"@timestamp\" string"))
@@ -92,18 +95,42 @@ def load_fixtures(rule: Rule, root: Path, instant: datetime) -> RuleFixtures | l
     return RuleFixtures(rule, folder, tuple(events))
 
 
+def _read_fixture_file(path: Path, root: Path) -> str | Problem:
+    shown = display_path(path)
+    if not path.resolve().is_relative_to(root.resolve()):
+        return Problem(shown, "", f"symlink to {path.resolve()}, outside the fixtures folder {display_path(root)}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_FIXTURE_BYTES:
+            return Problem(shown, "", f"file is {size} bytes; a fixture file may hold at most {MAX_FIXTURE_BYTES}")
+        raw = path.read_bytes()
+    except OSError as error:
+        return Problem(shown, "", f"cannot read: {error.strerror or error}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        return Problem(shown, f"line {line}", f"not UTF-8: invalid byte at offset {error.start}")
+
+
 def place_in_window(rule: Rule, stamps: list[str], instant: datetime) -> list[datetime] | str:
     """Absolute stamps shifted into the middle of the window; relative ones resolved; or why that is impossible."""
-    window_start = instant - timedelta(seconds=rule.schedule.lookback_start.seconds)
     end = rule.schedule.lookback_end
-    window_end = instant - timedelta(seconds=end.seconds if end else 0)
+    try:
+        window_start = instant - timedelta(seconds=rule.schedule.lookback_start.seconds)
+        window_end = instant - timedelta(seconds=end.seconds if end else 0)
+    except OverflowError:
+        return f"the rule's window (from {rule.get('from')}) reaches before the year 1: no event can be placed in it"
     absolute: dict[int, datetime] = {}
     resolved: dict[int, datetime] = {}
     for index, stamp in enumerate(stamps):
         relative = _RELATIVE.match(stamp)
         if relative:
-            offset = Duration.parse(relative.group(1)).seconds if relative.group(1) else 0
-            resolved[index] = instant - timedelta(seconds=offset)
+            try:
+                offset = Duration.parse(relative.group(1)).seconds if relative.group(1) else 0
+                resolved[index] = instant - timedelta(seconds=offset)
+            except (OverflowError, ValueError):  # ValueError: more digits than int() reads
+                return f"event {index + 1}: @timestamp {stamp!r} lies before the year 1"
             continue
         try:
             moment = datetime.fromisoformat(stamp)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from deployer.errors import Problem, display_path
+from deployer.jsontext import InvalidJson, parse_json
 
-# Larger files are not hand-written rules; refusing them early keeps memory bounded.
+# Larger files are not hand-written rules; refusing them early keeps memory bounded (README: the rule format).
 MAX_RULE_BYTES = 1024 * 1024
 DEFAULT_RULES_DIR = Path("detections")
 
@@ -22,7 +23,7 @@ class RuleSource:
     path: Path
     document: Any
 
-    @property
+    @cached_property
     def display(self) -> str:
         return display_path(self.path)
 
@@ -39,11 +40,38 @@ def find_rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+            found, refused = _rule_files_in(path)
+            files += found
+            problems += refused
         elif path.is_file():
             files.append(path)
         else:
             problems.append(Problem(display_path(path), "", "no such file or folder"))
+    return files, problems
+
+
+def _rule_files_in(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """The *.json files below `folder`; a symlink may not lead out of it (rules would come from elsewhere)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    inside = folder.resolve()
+    for path in sorted(folder.rglob("*.json")):
+        if not path.is_symlink():  # rglob does not follow symlinked folders: only the file itself can lead out
+            if path.is_file():  # not a folder named like a rule: rglob lists the files in it
+                files.append(path)
+            continue
+        target = path.resolve()
+        if target.is_dir():
+            continue
+        if not target.is_file():
+            problems.append(Problem(display_path(path), "", "not a regular file (a broken symlink?)"))
+        elif not target.is_relative_to(inside):
+            problems.append(Problem(display_path(path), "", f"symlink to {target}, outside {display_path(folder)}: "
+                                                            "rule files must live in the rules folder"))
+        else:
+            files.append(path)
+    if not files and not problems:
+        problems.append(Problem(display_path(folder), "", "no rule files (*.json) in this folder"))
     return files, problems
 
 
@@ -59,28 +87,25 @@ def load_rules(paths: Iterable[Path]) -> Loaded:
     return Loaded(sources, problems)
 
 
+# display_path resolves the path (system calls): only problems need it, so it is not computed up front.
 def read_rule_file(path: Path) -> RuleSource | Problem:
-    shown = display_path(path)
     try:
         size = path.stat().st_size
         if size > MAX_RULE_BYTES:
-            return Problem(shown, "", f"file is {size} bytes; a rule file may hold at most {MAX_RULE_BYTES}")
+            return Problem(display_path(path), "", f"file is {size} bytes; a rule file may hold at most {MAX_RULE_BYTES}")
         raw = path.read_bytes()
     except OSError as error:
-        return Problem(shown, "", f"cannot read: {error.strerror or error}")
+        return Problem(display_path(path), "", f"cannot read: {error.strerror or error}")
     return parse_rule_text(path, raw)
 
 
 def parse_rule_text(path: Path, raw: bytes) -> RuleSource | Problem:
-    shown = display_path(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return Problem(shown, "", f"not UTF-8: invalid byte at offset {error.start}")
+        return Problem(display_path(path), "", f"not UTF-8: invalid byte at offset {error.start}")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        return Problem(shown, "", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")
-    except RecursionError:
-        return Problem(shown, "", "invalid JSON: nested too deeply")
+        document = parse_json(text)
+    except InvalidJson as error:
+        return Problem(display_path(path), error.pointer, error.message)
     return RuleSource(path, document)

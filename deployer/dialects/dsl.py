@@ -123,6 +123,9 @@ def _scan_leaf(kind: str, body: Any, path: tuple[str | int, ...], scan: DslScan)
         if kind in ("wildcard", "regexp", "prefix") and not isinstance(spec[value_key], str):
             scan.problems.append((pointer_of(where_value), f"a {kind} pattern is a string"))
             return
+        if not isinstance(spec[value_key], (str, int, float, bool)):  # the engines refuse null, lists and objects
+            scan.problems.append((pointer_of(where_value), f"a {kind} value is a string, number or boolean"))
+            return
         if kind == "regexp" and spec.get("flags", "ALL") != "ALL":
             scan.problems.append((pointer_of((*where, "flags")), "detect checks regexps with Lucene's default flags ALL; drop 'flags'"))
         insensitive = spec.get("case_insensitive", False)
@@ -130,4 +133,8 @@ def _scan_leaf(kind: str, body: Any, path: tuple[str | int, ...], scan: DslScan)
             scan.problems.append((pointer_of((*where, "case_insensitive")), "case_insensitive is true or false"))
         scan.uses.append(FieldUse(pointer_of(where_value), name, kind, spec[value_key], bool(insensitive)))
     else:
+        for bound in ("gt", "gte", "lt", "lte"):
+            if spec.get(bound) is not None and (not isinstance(spec[bound], (str, int, float)) or isinstance(spec[bound], bool)):
+                scan.problems.append((pointer_of((*where, bound)), "a range bound is a string, a number or null"))
+                return
         scan.uses.append(FieldUse(pointer_of(where), name, kind, dict(spec)))

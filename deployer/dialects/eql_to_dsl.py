@@ -25,7 +25,10 @@ def _refuse(message: str) -> UnsupportedByTarget:
 def _translate_cached(text: str) -> str:
     import json
 
-    return json.dumps(_Translator().query(text))
+    try:
+        return json.dumps(_Translator().query(text))
+    except RecursionError:
+        raise _refuse("the query nests too deeply to translate") from None
 
 
 def translate_eql(text: str) -> JSON:

@@ -174,6 +174,10 @@ class _Parser:
                     raise LuceneSyntaxError(f"repetition count above {MAX_REPEAT} at character {start + 1}")
                 if maximum is not None and maximum < minimum:
                     raise LuceneSyntaxError(f"repetition {{{minimum},{maximum}}} has its bounds reversed")
+                copies = max(minimum, maximum or 0, 1) * _copies(node)
+                if copies > MAX_REPEAT:
+                    # (a{100}){100} is a{10000} to the automaton: the engines refuse to determinize it.
+                    raise LuceneSyntaxError(f"nested repetitions make {copies} copies, above {MAX_REPEAT} at character {start + 1}")
                 node = Repeat(node, minimum, maximum)
         return node
 
@@ -183,7 +187,7 @@ class _Parser:
             self.pos += 1
         if start == self.pos:
             raise LuceneSyntaxError(f"integer expected at character {self.pos + 1}")
-        return int(self.text[start : self.pos])
+        return _java_int(self.text[start : self.pos], start)
 
     def complement(self) -> Node:
         if self.peek("~"):
@@ -263,7 +267,8 @@ class _Parser:
             if interval is None:
                 raise LuceneSyntaxError(f"'<{body}>' is not a numeric interval <n-m>; write '\\<' for the character")
             self.note(start, "'<n-m>' is Lucene's numeric-interval operator; write '\\<' for the character")
-            return Operator("interval", low=int(interval.group(1)), high=int(interval.group(2)))
+            low, high = (_java_int(interval.group(group), start) for group in (1, 2))
+            return Operator("interval", low=low, high=high)
         if self.peek("$"):
             self.note(start, "'$' is a literal character in Lucene: its regexps always match the whole value")
         shorthand = self.shorthand()
@@ -296,7 +301,27 @@ def check_regexp(pattern: str) -> Checked:
         tree = parser.parse()
     except LuceneSyntaxError as error:
         return Checked(None, str(error), tuple(parser.findings))
+    except RecursionError:
+        # Lucene's parser recurses too and fails with StackOverflowError (measured from about 2,000 levels).
+        return Checked(None, "groups or operators nest too deeply", tuple(parser.findings))
     return Checked(tree, None, tuple(parser.findings))
+
+
+def _java_int(digits: str, position: int) -> int:
+    """A number as Lucene reads it (Integer.parseInt): larger ones make it refuse the pattern."""
+    if len(digits) > 10 or int(digits) > 2**31 - 1:
+        raise LuceneSyntaxError(f"number {digits[:12]}{'...' if len(digits) > 12 else ''} at character {position + 1} "
+                                "is larger than Lucene reads (2147483647)")
+    return int(digits)
+
+
+def _copies(tree: Node) -> int:
+    """How many times the most repeated part of `tree` is copied into the automaton."""
+    if isinstance(tree, Repeat):
+        return max(tree.minimum, tree.maximum or 0, 1) * _copies(tree.node)
+    children = (tree.parts if isinstance(tree, Concat) else tree.options if isinstance(tree, Union_)
+                else tree.operands if isinstance(tree, Operator) else ())
+    return max((_copies(child) for child in children), default=1)
 
 
 def folding_findings(tree: Node) -> list[Finding]:
