@@ -44,7 +44,7 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validat
     if base is not None:
         problems += version_problems(rules, base)
     bad_files = {problem.file for problem in problems}
-    valid = [rule for rule in rules if display_path(rule.path) not in bad_files]
+    valid = [rule for rule in rules if display_path(rule.path) not in bad_files] if bad_files else rules
     return Validation(valid, problems, len(loaded.sources) + len(loaded.problems))
 
 
