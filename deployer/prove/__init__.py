@@ -7,6 +7,7 @@ indices, so rules sharing an index pattern never see each other's events.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,36 +59,39 @@ def load_all_fixtures(rules: list[Rule], root: Path, instant: datetime) -> list[
 
 def prove_on_engine(engine: OpenSearchEngine | ElasticsearchEngine, fixtures: list[RuleFixtures], instant: datetime,
                     progress: Progress) -> list[EngineProof]:
-    """Index every rule's fixtures into its own indices on `engine`, then prove each rule there."""
+    """Index every rule's fixtures into its own indices on `engine`, then prove each rule there; the indices are
+    removed however this ends, so a reused node keeps nothing of the run."""
     started = time.monotonic()
     indices: dict[str, tuple[str, str]] = {}
     documents: list[tuple[str, FixtureEvent]] = []
-    for number, rule_fixtures in enumerate(fixtures):
-        rule = rule_fixtures.rule
-        source = load_data_source(rule.data_source)
-        if source is None:
-            raise DetectError(f"{rule.path}: unknown data source {rule.data_source}")
-        everything, nomatch_only = f"detect-proof-{number}-all", f"detect-proof-{number}-nomatch"
-        indices[rule.rule_id] = (everything, nomatch_only)
-        for index in (everything, nomatch_only):
-            engine.create_index(index, source.index_mapping())
-        for event in rule_fixtures.events:
-            documents.append((everything, event))
-            if not event.expected:
-                documents.append((nomatch_only, event))
-    progress(f"{engine.name}: indexing {len(documents)} fixture events for {len(fixtures)} rule(s)")
-    engine.bulk_index(documents)
-    engine.refresh([name for pair in indices.values() for name in pair])
-    index_seconds = time.monotonic() - started
+    run = secrets.token_hex(4)  # two proofs on one reused node never share an index
     proofs = []
     try:
+        for number, rule_fixtures in enumerate(fixtures):
+            rule = rule_fixtures.rule
+            source = load_data_source(rule.data_source)
+            if source is None:
+                raise DetectError(f"{rule.path}: unknown data source {rule.data_source}")
+            everything, nomatch_only = f"detect-proof-{run}-{number}-all", f"detect-proof-{run}-{number}-nomatch"
+            indices[rule.rule_id] = (everything, nomatch_only)
+            for index in (everything, nomatch_only):
+                engine.create_index(index, source.index_mapping())
+            for event in rule_fixtures.events:
+                documents.append((everything, event))
+                if not event.expected:
+                    documents.append((nomatch_only, event))
+        progress(f"{engine.name}: indexing {len(documents)} fixture events for {len(fixtures)} rule(s)")
+        engine.bulk_index(documents)
+        engine.refresh([name for pair in indices.values() for name in pair])
+        index_seconds = time.monotonic() - started
         for done, rule_fixtures in enumerate(fixtures, start=1):
             progress(f"{engine.name}: proving {rule_fixtures.rule.path.name} ({done}/{len(fixtures)})")
             proof = _prove_rule(engine, rule_fixtures, indices[rule_fixtures.rule.rule_id], instant)
             proof.seconds["index"] = round(index_seconds / len(fixtures), 3)
             proofs.append(proof)
     finally:
-        engine.delete_indices([name for pair in indices.values() for name in pair])
+        if indices:
+            engine.delete_indices([name for pair in indices.values() for name in pair])
     return proofs
 
 

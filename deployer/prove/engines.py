@@ -95,7 +95,8 @@ class OpenSearchEngine:
             raise DetectError(_bulk_errors(list(errors)))
 
     def refresh(self, indices: list[str]) -> None:
-        self.client.indices.refresh(index=",".join(indices))
+        for batch in index_batches(indices):
+            self.client.indices.refresh(index=batch)
 
     def matching_ids(self, index: str, query: dict[str, Any]) -> set[str]:
         response = self.client.search(index=index, body={"query": query, "size": _MAX_HITS, "_source": False})
@@ -113,7 +114,18 @@ class OpenSearchEngine:
         return execute_on_engine(self.client, monitor, period_end_ms)
 
     def delete_indices(self, indices: list[str]) -> None:
-        self.client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+        for batch in index_batches(indices):
+            self.client.indices.delete(index=batch, ignore_unavailable=True)
+
+
+def index_batches(indices: list[str], *, limit: int = 2048) -> list[str]:
+    """Comma-joined index names, each batch short enough for the request line (engines refuse lines over 4 KiB)."""
+    batches: list[list[str]] = [[]]
+    for index in indices:
+        if batches[-1] and len(",".join([*batches[-1], index])) > limit:
+            batches.append([])
+        batches[-1].append(index)
+    return [",".join(batch) for batch in batches if batch]
 
 
 class ElasticsearchEngine:
@@ -148,7 +160,8 @@ class ElasticsearchEngine:
             raise DetectError(_bulk_errors(list(errors) if isinstance(errors, list) else []))
 
     def refresh(self, indices: list[str]) -> None:
-        self.client.indices.refresh(index=",".join(indices))
+        for batch in index_batches(indices):
+            self.client.indices.refresh(index=batch)
 
     def matching_ids(self, index: str, query: dict[str, Any]) -> set[str]:
         response = self.client.search(index=index, query=query, size=_MAX_HITS, source=False)
@@ -168,4 +181,6 @@ class ElasticsearchEngine:
         return {event["_id"] for event in response["hits"].get("events", [])}
 
     def delete_indices(self, indices: list[str]) -> None:
-        self.client.options(ignore_status=404).indices.delete(index=",".join(indices))
+        for batch in index_batches(indices):
+            # Without ignore_unavailable one missing name makes Elasticsearch delete none of the batch.
+            self.client.indices.delete(index=batch, ignore_unavailable=True)

@@ -17,7 +17,7 @@ from deployer.cluster.node import RunningNode
 from deployer.fixtures import RuleFixtures, load_fixtures
 from deployer.model import Rule
 from deployer.prove import prove_on_engine, run_instant
-from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine
+from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine, index_batches
 from deployer.prove.verdict import EngineProof
 from tests.conftest import DSL_RULE, EQL_RULE, REPO
 
@@ -109,3 +109,20 @@ def test_a_broken_rule_fails_with_the_events_named(engines: dict[str, Any], engi
     named = proof.matches.missing if symptom == "missing" else proof.matches.unexpected
     assert named, f"{case}: expected {symptom} events"
     assert all(event_id.startswith("match.ndjson:" if symptom == "missing" else "nomatch.ndjson:") for event_id in named)
+
+
+def test_index_batches_keep_every_name_under_the_request_line_limit() -> None:
+    names = [f"detect-proof-0123abcd-{number}-nomatch" for number in range(300)]
+    batches = index_batches(names)
+    assert len(batches) > 1 and all(len(batch) <= 2048 for batch in batches)
+    assert [name for batch in batches for name in batch.split(",")] == names
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_many_indices_are_removed_in_requests_the_engine_accepts(engines: dict[str, Any], engine_name: str) -> None:
+    # Two indices per rule: a few hundred rules' names joined in one URL pass 4 KiB, which the engines refuse.
+    engine = engines[engine_name]
+    names = [f"detect-proof-test-{number}-nomatch" for number in range(200)]
+    engine.create_index(names[-1], {"properties": {"a": {"type": "keyword"}}})
+    engine.delete_indices(names)
+    assert not engine.client.indices.exists(index=names[-1])
