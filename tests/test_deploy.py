@@ -150,7 +150,7 @@ def test_environment_overrides_enabled_and_exclusions(workspace: Path, kibana: A
     assert run("prod").ok
     deployed = kibana.rules["default"][DSL_ID]
     assert deployed["enabled"] is True
-    assert deployed["filters"][-1] == {"meta": {"type": "custom", "alias": "exclusion: host.name", "negate": True, "disabled": False},
+    assert deployed["filters"][-1] == {"meta": {"type": "custom", "alias": "exclusion: host.name: malware analysis lab", "negate": True, "disabled": False},
                                        "query": {"terms": {"host.name": ["LAB-01"]}}}
 
 
@@ -197,7 +197,12 @@ def test_many_rules_go_through_import_in_one_request(workspace: Path, kibana: An
     imports = [entry for entry in kibana.writes() if entry[1].endswith("/_import")]
     assert len(imports) == 2  # one per space, 32 rules each
     assert len(kibana.rules["soc"]) == 32
-    assert all(entry.action is Action.unchanged for entry in run().entries)
+    before = len(kibana.log)
+    rerun = run()
+    assert all(entry.action is Action.unchanged for entry in rerun.entries)
+    # A no-op deploy reads each space once, whatever the number of rules, and writes nothing.
+    assert [(method, path) for method, path, _ in kibana.log[before:]] == [
+        ("GET", "/api/detection_engine/rules/_find"), ("GET", "/s/soc/api/detection_engine/rules/_find")]
 
 
 def test_cli_json_plan_and_no_secret_in_any_output(workspace: Path, kibana: Any) -> None:

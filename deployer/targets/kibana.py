@@ -10,7 +10,7 @@ from deployer.config import TargetSettings
 from deployer.datasource import load_data_source
 from deployer.dialects.dsl import scan_dsl
 from deployer.dialects.eql import parse_eql
-from deployer.errors import UnsupportedByTarget
+from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.http import RequestFailed, RetryPolicy, target_api
 from deployer.model import JSON, Exclusion, Rule, payload_hash
 from deployer.plan import Action, Deployed, Outcome, PlanEntry
@@ -174,7 +174,10 @@ def _data_source_of(index: list[str]) -> str:
 IMPORT_THRESHOLD = 20
 # Kibana refuses imports over 10 MB (xpack.securitySolution.maxRuleImportPayloadBytes); stay well under.
 IMPORT_CHUNK_BYTES = 8 * 1024 * 1024
-_PAGE = 100
+# Kibana's _find pages no further than its 10,000th rule, so one page of that size reads a whole space: a no-op
+# deploy costs one request per space however many rules it holds.
+_FIND_WINDOW = 10_000
+_PAGE = _FIND_WINDOW
 
 
 class KibanaTarget:
@@ -191,7 +194,7 @@ class KibanaTarget:
         self.api.close()
 
     def read_deployed(self) -> dict[str, Deployed]:
-        """Every rule carrying detect's tag in this space, paged through _find."""
+        """Every rule carrying detect's tag in this space, through _find (one request, unless Kibana caps per_page)."""
         deployed: dict[str, Deployed] = {}
         page = 1
         while True:
@@ -203,8 +206,11 @@ class KibanaTarget:
                 deployed[item["rule_id"]] = Deployed(item["rule_id"], item["id"], int(item.get("version", 1)),
                                                      str(marker.get("content_hash", "")), str(marker.get("payload_hash", "")),
                                                      item.get("name", ""))
-            if page * int(response.get("per_page", _PAGE)) >= int(response.get("total", 0)) or not response.get("data"):
+            total, per_page = int(response.get("total", 0)), int(response.get("per_page", _PAGE))
+            if page * per_page >= total or not response.get("data"):
                 return deployed
+            if (page + 1) * per_page > _FIND_WINDOW:
+                raise DetectError(f"{self.label} holds {total} rules detect manages; Kibana's _find reads at most {_FIND_WINDOW}")
             page += 1
 
     def apply(self, entries: list[PlanEntry]) -> list[Outcome]:
