@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +23,7 @@ class RuleSource:
 
     path: Path
     document: Any
+    digest: str = ""  # sha256 of the file's bytes: what the record of valid documents is keyed by
 
     @cached_property
     def display(self) -> str:
@@ -108,4 +110,4 @@ def parse_rule_text(path: Path, raw: bytes) -> RuleSource | Problem:
         document = parse_json(text)
     except InvalidJson as error:
         return Problem(display_path(path), error.pointer, error.message)
-    return RuleSource(path, document)
+    return RuleSource(path, document, hashlib.sha256(raw).hexdigest())

@@ -31,6 +31,18 @@ EQL_RULE = DETECTIONS / "windows_app_layer_protocol_qakbot_namedpipe_eql.json"
 CONTRACT_ENV = "DETECT_KIBANA_OPENAPI"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _validation_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite keeps its record of valid rules to itself: a user's record is neither read nor written."""
+    before = os.environ.get("DETECT_VALIDATION_CACHE")
+    os.environ["DETECT_VALIDATION_CACHE"] = str(tmp_path_factory.mktemp("validated"))
+    yield
+    if before is None:
+        os.environ.pop("DETECT_VALIDATION_CACHE", None)
+    else:
+        os.environ["DETECT_VALIDATION_CACHE"] = before
+
+
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test inside an empty folder, so error lines show short relative paths."""

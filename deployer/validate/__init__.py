@@ -9,6 +9,7 @@ from pathlib import Path
 from deployer.errors import Problem, display_path
 from deployer.load import load_rules
 from deployer.model import Rule
+from deployer.validate.cache import load_valid, record_valid
 from deployer.validate.schema import schema_problems
 from deployer.validate.semantics import rule_findings
 from deployer.validate.versions import version_problems
@@ -30,7 +31,13 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validat
     loaded = load_rules(paths)
     problems = list(loaded.problems)
     rules: list[Rule] = []
+    known_valid = load_valid()
+    found_valid: set[str] = set()
     for source in loaded.sources:
+        digest = source.digest
+        if digest in known_valid:
+            rules.append(Rule.from_document(source.path, source.document))
+            continue
         found = schema_problems(source.display, source.document)
         if found:
             problems += found
@@ -40,6 +47,9 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validat
         problems += semantic
         if not semantic:
             rules.append(rule)
+            if digest:
+                found_valid.add(digest)
+    record_valid(found_valid, known_valid)
     problems += _duplicate_ids(rules)
     if base is not None:
         problems += version_problems(rules, base)
