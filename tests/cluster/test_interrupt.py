@@ -92,6 +92,12 @@ class Launched:
     folder: Path | None = None  # the node's work folder, once seen
 
 
+def _default_interrupt() -> None:
+    # A suite started in the background by a non-interactive shell (`./.ci/run &`) inherits SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt; Ctrl-C at a terminal always arrives with the default action.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def launched(arguments: list[str], cache: Path, stderr: Path) -> Iterator[Launched]:
     """Start `arguments` in its own session; however the test ends, nothing it started is left running."""
@@ -99,7 +105,7 @@ def launched(arguments: list[str], cache: Path, stderr: Path) -> Iterator[Launch
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with stderr.open("wb") as errors:
         process = subprocess.Popen(arguments, cwd=REPO, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=errors, start_new_session=True)
+                                   stderr=errors, start_new_session=True, preexec_fn=_default_interrupt)
     run = Launched(process, stderr)
     try:
         yield run
