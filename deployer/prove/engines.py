@@ -98,6 +98,14 @@ class OpenSearchEngine:
         for batch in index_batches(indices):
             self.client.indices.refresh(index=batch)
 
+    def add_id_aliases(self, aliases: dict[str, tuple[str, list[str]]]) -> None:
+        """alias -> (index, ids): each alias shows only those documents of its index. One cluster-state update for
+        all of them, where an index each would cost one per index."""
+        actions = [{"add": {"index": index, "alias": alias, "filter": {"ids": {"values": ids}}}}
+                   for alias, (index, ids) in aliases.items()]
+        if actions:
+            self.client.indices.update_aliases(body={"actions": actions})
+
     def matching_ids(self, index: str, query: dict[str, Any]) -> set[str]:
         response = self.client.search(index=index, body={"query": query, "size": _MAX_HITS, "_source": False})
         return {hit["_id"] for hit in response["hits"]["hits"]}

@@ -7,6 +7,7 @@ here the engine itself must show that the rule no longer does its job.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,22 @@ def test_many_indices_are_removed_in_requests_the_engine_accepts(engines: dict[s
     engine.create_index(names[-1], {"properties": {"a": {"type": "keyword"}}})
     engine.delete_indices(names)
     assert not engine.client.indices.exists(index=names[-1])
+
+
+def test_an_id_alias_shows_only_its_documents(engines: dict[str, Any]) -> None:
+    engine = engines["opensearch"]
+    instant = run_instant()
+    fixtures = load_fixtures(Rule.from_document(DSL_RULE, json.loads(DSL_RULE.read_text())), FIXTURES, instant)
+    assert isinstance(fixtures, RuleFixtures)
+    index, alias = "detect-proof-alias-test-all", "detect-proof-alias-test-nomatch"
+    engine.create_index(index, {"dynamic": False, "properties": {}})
+    try:
+        engine.bulk_index([(index, event) for event in fixtures.events])
+        engine.refresh([index])
+        nomatch = {event.event_id for event in fixtures.events if not event.expected}
+        engine.add_id_aliases({alias: (index, sorted(nomatch))})
+        assert engine.matching_ids(alias, {"match_all": {}}) == nomatch
+        assert len(engine.matching_ids(index, {"match_all": {}})) == len(fixtures.events)
+    finally:
+        engine.delete_indices([index])
+    assert not engine.client.indices.exists_alias(name=alias)
