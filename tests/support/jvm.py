@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +71,12 @@ def run_tool(argv: Sequence[str | Path], what: str, *, cwd: Path, timeout: float
     if done.returncode != 0:
         output = (done.stdout + done.stderr).strip()
         raise error(f"{what} failed (exit {done.returncode}): {' '.join(map(str, argv))}\n{output[-4000:]}")
+
+
+def jar_holds(jar: Path, member: str) -> bool:
+    """Whether `jar` is a readable zip holding `member`: a fetched artifact is usable, not cut short or mistaken."""
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            return member in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False

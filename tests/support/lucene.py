@@ -33,14 +33,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import zipfile
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from tests.support.jvm import find_jdk, run_tool
+from tests.support.jvm import find_jdk, jar_holds, run_tool
 
 DEFAULT_VERSION = "9.12.3"
 """Lucene of OpenSearch 2.19 (and Elasticsearch 8.x): the newest 9.12 release that resolves."""
@@ -130,14 +129,6 @@ def cache_root() -> Path:
     return project_cache_root()
 
 
-def _is_lucene_jar(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as jar:
-            return _MARKER_CLASS in jar.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 class LuceneOracle:
     """Ask one lucene-core version about regexp and wildcard patterns, in one long-lived JVM."""
 
@@ -163,12 +154,12 @@ class LuceneOracle:
 
     def prepare(self) -> None:
         """Fetch the jar and compile the oracle if the cache lacks them; a no-op afterwards."""
-        if _is_lucene_jar(self.jar) and (self.classes / "LuceneOracle.class").is_file():
+        if jar_holds(self.jar, _MARKER_CLASS) and (self.classes / "LuceneOracle.class").is_file():
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be preparing the same files
-            if not _is_lucene_jar(self.jar):
+            if not jar_holds(self.jar, _MARKER_CLASS):
                 self._fetch()
             if not (self.classes / "LuceneOracle.class").is_file():
                 self._compile()
@@ -183,7 +174,7 @@ class LuceneOracle:
                        f"-Dartifact=org.apache.lucene:lucene-core:{self.version}:jar", f"-DoutputDirectory={tmp}"],
                       f"fetching lucene-core {self.version} with Maven", cwd=Path(tmp), timeout=900, error=LuceneOracleError)
             fetched = Path(tmp) / self.jar.name
-            if not _is_lucene_jar(fetched):
+            if not jar_holds(fetched, _MARKER_CLASS):
                 raise LuceneOracleError(f"Maven did not produce a lucene-core jar at {fetched}")
             os.replace(fetched, self.jar)
 

@@ -28,14 +28,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deployer.cluster.cache import cache_root
-from tests.support.jvm import find_jdk, run_tool
+from tests.support.jvm import find_jdk, jar_holds, run_tool
 
 COMMON_UTILS_VERSION = "2.19.4.0"
 """The newest 2.19 release of common-utils on Maven Central (2.19.0.0 and 2.19.4.0 are the 2.19 ones)."""
@@ -112,14 +111,6 @@ def _pom() -> str:
 """
 
 
-def _holds(jar: Path, member: str) -> bool:
-    try:
-        with zipfile.ZipFile(jar) as archive:
-            return member in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 class MonitorContract:
     """Alerting's monitor parser (common-utils) in a JVM, fetched and compiled into the cache once."""
 
@@ -137,7 +128,7 @@ class MonitorContract:
     # ---------------------------------------------------------------- setup
 
     def _lib_ready(self) -> bool:
-        return (self.lib / _COMPLETE).is_file() and all(_holds(self.lib / jar, member) for jar, member in _MARKERS.items())
+        return (self.lib / _COMPLETE).is_file() and all(jar_holds(self.lib / jar, member) for jar, member in _MARKERS.items())
 
     def _classes_ready(self) -> bool:
         return (self.classes / f"{MAIN_CLASS}.class").is_file()
@@ -166,7 +157,7 @@ class MonitorContract:
                        f"-DoutputDirectory={out}", "-DincludeScope=runtime"],
                       "fetching Alerting's common-utils with Maven", cwd=work, timeout=1800, error=AlertingContractError)
             for jar, member in _MARKERS.items():
-                if not _holds(out / jar, member):
+                if not jar_holds(out / jar, member):
                     raise AlertingContractError(f"Maven did not produce {jar} (holding {member}) in {out}")
             jars = sorted(p.name for p in out.glob("*.jar"))
             (out / _COMPLETE).write_text("\n".join(jars) + "\n", "utf-8")
