@@ -7,13 +7,12 @@ cannot express (KQL, machine learning, threshold rules...) are skipped and liste
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import deployer
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
+from deployer.load import read_bounded, rule_file_stem, schema_reference
 from deployer.model import JSON
 from deployer.targets.kibana import decompile_rule
 from deployer.validate import validate_paths
@@ -60,7 +59,7 @@ def import_kibana_export(export: Path, into: Path, *, force: bool = False) -> Im
         if path.exists() and not force:
             report.skipped.append(Skipped(where, rule_id, f"{display_path(path)} exists; rerun with --force to replace it"))
             continue
-        planned[path] = {"$schema": _schema_reference(into), **document}
+        planned[path] = {"$schema": schema_reference(into), **document}
     into.mkdir(parents=True, exist_ok=True)
     for path, document in planned.items():
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
@@ -72,12 +71,11 @@ def import_kibana_export(export: Path, into: Path, *, force: bool = False) -> Im
 
 def _rule_lines(export: Path) -> list[tuple[int, JSON]]:
     shown = display_path(export)
+    raw = read_bounded(export, _MAX_EXPORT_BYTES, "a rules export")
+    if isinstance(raw, Problem):
+        raise DetectError(str(raw))
     try:
-        if export.stat().st_size > _MAX_EXPORT_BYTES:
-            raise DetectError(f"{shown}: larger than {_MAX_EXPORT_BYTES} bytes; split the export")
-        text = export.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise DetectError(f"cannot read {shown}: {error.strerror or error}") from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DetectError(f"{shown}: not UTF-8: invalid byte at offset {error.start}") from None
     rules: list[tuple[int, JSON]] = []
@@ -105,7 +103,7 @@ def _rule_lines(export: Path) -> list[tuple[int, JSON]]:
 
 def _file_stem(document: JSON, planned: dict[Path, JSON], into: Path) -> str:
     """snake_case of the rule's name, made unique with the start of its rule_id."""
-    stem = re.sub(r"[^a-z0-9]+", "_", str(document.get("name", "")).lower()).strip("_")[:80] or "rule"
+    stem = rule_file_stem(str(document.get("name", "")))[:80] or "rule"
     candidate = into / f"{stem}.json"
     if candidate in planned or (candidate.exists() and _rule_id_in(candidate) != document["rule_id"]):
         stem = f"{stem}_{re.sub(r'[^a-z0-9]+', '', str(document['rule_id']).lower())[:8]}"
@@ -118,9 +116,3 @@ def _rule_id_in(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(value) if value is not None else None
-
-
-def _schema_reference(into: Path) -> str:
-    """The schema's path relative to the new files, so editors complete and check them."""
-    schema = Path(deployer.__file__).resolve().parent / "schema" / "rule.schema.json"
-    return Path(os.path.relpath(schema, into.resolve())).as_posix()

@@ -47,7 +47,7 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
 
 
 def to_ndjson(payloads: list[JSON]) -> str:
-    return "".join(json.dumps(payload, ensure_ascii=False, sort_keys=False) + "\n" for payload in payloads)
+    return "".join(json.dumps(payload, ensure_ascii=False) + "\n" for payload in payloads)
 
 
 def write_export(text: str, output: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from deployer.errors import Problem, display_path
 from deployer.jsontext import InvalidJson, parse_json
+from deployer.load import read_bounded
 from deployer.model import Duration, Rule
 
 DEFAULT_FIXTURES_DIR = Path("fixtures")
@@ -99,13 +100,9 @@ def _read_fixture_file(path: Path, root: Path) -> str | Problem:
     shown = display_path(path)
     if not path.resolve().is_relative_to(root.resolve()):
         return Problem(shown, "", f"symlink to {path.resolve()}, outside the fixtures folder {display_path(root)}")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FIXTURE_BYTES:
-            return Problem(shown, "", f"file is {size} bytes; a fixture file may hold at most {MAX_FIXTURE_BYTES}")
-        raw = path.read_bytes()
-    except OSError as error:
-        return Problem(shown, "", f"cannot read: {error.strerror or error}")
+    raw = read_bounded(path, MAX_FIXTURE_BYTES, "a fixture file")
+    if isinstance(raw, Problem):
+        return raw
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

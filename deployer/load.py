@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -89,16 +91,35 @@ def load_rules(paths: Iterable[Path]) -> Loaded:
     return Loaded(sources, problems)
 
 
-# display_path resolves the path (system calls): only problems need it, so it is not computed up front.
 def read_rule_file(path: Path) -> RuleSource | Problem:
+    raw = read_bounded(path, MAX_RULE_BYTES, "a rule file")
+    return raw if isinstance(raw, Problem) else parse_rule_text(path, raw)
+
+
+# display_path resolves the path (system calls): only problems need it, so it is not computed up front.
+def read_bounded(path: Path, limit: int, what: str) -> bytes | Problem:
+    """The bytes of an input file, or why not: unreadable, or larger than `limit` (input that big is a mistake, and
+    refusing it before reading keeps memory bounded)."""
     try:
         size = path.stat().st_size
-        if size > MAX_RULE_BYTES:
-            return Problem(display_path(path), "", f"file is {size} bytes; a rule file may hold at most {MAX_RULE_BYTES}")
-        raw = path.read_bytes()
+        if size > limit:
+            return Problem(display_path(path), "", f"file is {size} bytes; {what} may hold at most {limit}")
+        return path.read_bytes()
     except OSError as error:
         return Problem(display_path(path), "", f"cannot read: {error.strerror or error}")
-    return parse_rule_text(path, raw)
+
+
+def rule_file_stem(name: str) -> str:
+    """The file name (without .json) a rule of this name gets: its name in snake_case."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def schema_reference(folder: Path) -> str:
+    """The `$schema` of a rule file written into `folder`: the schema's path relative to it, so editors check it."""
+    import deployer
+
+    schema = Path(deployer.__file__).resolve().parent / "schema" / "rule.schema.json"
+    return Path(os.path.relpath(schema, folder.resolve())).as_posix()
 
 
 def parse_rule_text(path: Path, raw: bytes) -> RuleSource | Problem:

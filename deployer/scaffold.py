@@ -4,11 +4,11 @@ they are, so an engineer starts from something green and edits the query and the
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from pathlib import Path
 
 from deployer.errors import DetectError, display_path
+from deployer.load import rule_file_stem, schema_reference
 from deployer.model import JSON
 
 DATA_SOURCE = "windows.sysmon_operational"
@@ -17,7 +17,7 @@ _EXECUTABLE = "*\\\\example.exe"  # a wildcard pattern: `\\` is one literal back
 
 def scaffold_rule(name: str, *, language: str, rules_dir: Path, fixtures_dir: Path) -> tuple[Path, Path]:
     """Write <rules_dir>/<stem>.json and <fixtures_dir>/<stem>/{match,nomatch}.ndjson; never overwrite anything."""
-    stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    stem = rule_file_stem(name)
     if not stem:
         raise DetectError(f"rule name {name!r} has no letters or digits to name its file after")
     rule_path, fixture_folder = rules_dir / f"{stem}.json", fixtures_dir / stem
@@ -33,11 +33,6 @@ def scaffold_rule(name: str, *, language: str, rules_dir: Path, fixtures_dir: Pa
 
 
 def _rule_document(name: str, language: str, rule_path: Path) -> JSON:
-    import os
-
-    import deployer
-
-    schema = Path(deployer.__file__).resolve().parent / "schema" / "rule.schema.json"
     if language == "eql":
         query: str | JSON = f'process where event.code == "1" and process.executable : "{_EXECUTABLE}"'
     else:
@@ -46,7 +41,7 @@ def _rule_document(name: str, language: str, rule_path: Path) -> JSON:
             {"wildcard": {"process.executable": {"value": _EXECUTABLE, "case_insensitive": True}}},
         ]}}
     return {
-        "$schema": Path(os.path.relpath(schema, rule_path.parent.resolve())).as_posix(),
+        "$schema": schema_reference(rule_path.parent),
         "rule_id": str(uuid.uuid4()),
         "name": name,
         "version": 1,
