@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,3 +81,17 @@ def jar_holds(jar: Path, member: str) -> bool:
             return member in archive.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
+
+
+def compile_java(javac: Path, source: Path, classpath: str | Path, classes: Path, what: str, *,
+                 error: type[Exception], options: Sequence[str] = ()) -> None:
+    """Compile `source` into `classes`, replaced whole: a run cut short never leaves half a folder to load."""
+    tmp = Path(tempfile.mkdtemp(dir=classes.parent, prefix=".classes-"))
+    try:
+        run_tool([javac, "-encoding", "UTF-8", *options, "-cp", classpath, "-d", tmp, source], what, cwd=tmp, timeout=300,
+                 error=error)
+        shutil.rmtree(classes, ignore_errors=True)
+        tmp.chmod(0o755)  # the unprivileged node user may load these classes too
+        os.replace(tmp, classes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

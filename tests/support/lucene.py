@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from tests.support.jvm import find_jdk, jar_holds, run_tool
+from tests.support.jvm import compile_java, find_jdk, jar_holds, run_tool
 
 DEFAULT_VERSION = "9.12.3"
 """Lucene of OpenSearch 2.19 (and Elasticsearch 8.x): the newest 9.12 release that resolves."""
@@ -179,15 +179,8 @@ class LuceneOracle:
             os.replace(fetched, self.jar)
 
     def _compile(self) -> None:
-        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".classes-"))
-        try:
-            run_tool([self._jdk.javac, "-encoding", "UTF-8", "-cp", self.jar, "-d", tmp, JAVA_SOURCE],
-                      f"compiling {JAVA_SOURCE.name} against lucene-core {self.version}", cwd=tmp, timeout=300, error=LuceneOracleError)
-            shutil.rmtree(self.classes, ignore_errors=True)
-            tmp.chmod(0o755)
-            os.replace(tmp, self.classes)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        compile_java(self._jdk.javac, JAVA_SOURCE, self.jar, self.classes,
+                     f"compiling {JAVA_SOURCE.name} against lucene-core {self.version}", error=LuceneOracleError)
 
     # ---------------------------------------------------------------- the JVM
 

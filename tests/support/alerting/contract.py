@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.cluster.cache import cache_root
-from tests.support.jvm import find_jdk, jar_holds, run_tool
+from tests.support.jvm import compile_java, find_jdk, jar_holds, run_tool
 
 COMMON_UTILS_VERSION = "2.19.4.0"
 """The newest 2.19 release of common-utils on Maven Central (2.19.0.0 and 2.19.4.0 are the 2.19 ones)."""
@@ -166,15 +166,9 @@ class MonitorContract:
             os.replace(out, self.lib)
 
     def _compile(self) -> None:
-        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".classes-"))
-        try:
-            run_tool([self.javac, "-encoding", "UTF-8", "-nowarn", "-cp", self.classpath(), "-d", tmp, JAVA_SOURCE],
-                      f"compiling {JAVA_SOURCE.name} against common-utils {COMMON_UTILS_VERSION}", cwd=tmp, timeout=300, error=AlertingContractError)
-            shutil.rmtree(self.classes, ignore_errors=True)
-            tmp.chmod(0o755)
-            os.replace(tmp, self.classes)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        compile_java(self.javac, JAVA_SOURCE, self.classpath(), self.classes,
+                     f"compiling {JAVA_SOURCE.name} against common-utils {COMMON_UTILS_VERSION}", error=AlertingContractError,
+                     options=["-nowarn"])
 
     def classpath(self) -> str:
         return os.pathsep.join(str(jar) for jar in sorted(self.lib.glob("*.jar")))
