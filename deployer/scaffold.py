@@ -1,5 +1,9 @@
-"""`detect new`: a rule file with a fresh rule_id at version 1, and its fixture folder, that validate and prove as
-they are, so an engineer starts from something green and edits the query and the events together."""
+"""`detect new`: a rule file with a fresh rule_id at version 1, and its fixture folder: a working example query and
+events that prove together, for an engineer to edit together.
+
+What only a person can write (what the rule detects and why) is left as a placeholder starting with PLACEHOLDER.
+Validation, and so test, deploy and export, refuses a rule that still holds one: a scaffold is never enabled in
+production as written."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from deployer.load import rule_file_stem, schema_reference
 from deployer.model import JSON
 
 DATA_SOURCE = "windows.sysmon_operational"
+PLACEHOLDER = "TODO:"
+"""The start of every text `detect new` leaves for a person to write; validation refuses it (validate.semantics)."""
 _EXECUTABLE = "*\\\\example.exe"  # a wildcard pattern: `\\` is one literal backslash
 
 
@@ -45,7 +51,7 @@ def _rule_document(name: str, language: str, rule_path: Path) -> JSON:
         "rule_id": str(uuid.uuid4()),
         "name": name,
         "version": 1,
-        "description": "TODO: what this rule detects and why it matters. The query and fixtures are a starting "
+        "description": f"{PLACEHOLDER} what this rule detects and why it matters. The query and fixtures are a starting "
                        "example (a process named example.exe starting): replace them together.",
         "severity": "low",
         "risk_score": 21,

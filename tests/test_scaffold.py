@@ -1,4 +1,5 @@
-"""`detect new`: a scaffolded rule validates, proves on a real engine as written, and never overwrites."""
+"""`detect new`: a scaffolded rule is refused until its placeholders are written, then validates and proves on a real
+engine; it never overwrites."""
 
 from __future__ import annotations
 
@@ -24,7 +25,29 @@ def test_new_rule_is_valid_with_a_fresh_id_at_version_1(in_tmp: Path, language: 
     assert (document["version"], document["language"], document["name"]) == (1, language, "Suspicious Example Start")
     assert uuid.UUID(document["rule_id"]).version == 4
     assert (rule_file.parent / document["$schema"]).resolve().is_file()
+    refused = detect("validate", cwd=in_tmp)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines()[0] == (
+        "detections/suspicious_example_start.json: /description: still the placeholder 'TODO: what this rule detects "
+        "and why it ...': write the rule's own description here (text starting with 'TODO:' is left by detect new "
+        "for a person to write)")
+    fill_placeholders(rule_file)
     assert detect("validate", cwd=in_tmp).returncode == 0
+
+
+def fill_placeholders(rule_file: Path) -> None:
+    """What the engineer does after `detect new`: write the text only a person can write."""
+    document = json.loads(rule_file.read_text())
+    document["description"] = "A process named example.exe starts: the example this scaffold detects."
+    rule_file.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def test_a_scaffold_as_written_is_neither_exported_nor_proved(in_tmp: Path) -> None:
+    assert detect("new", "Example", cwd=in_tmp).returncode == 0
+    for command in (("test",), ("export", "--target", "kibana")):
+        result = detect(*command, cwd=in_tmp)
+        assert result.returncode != 0, command
+        assert "detections/example.json: /description: still the placeholder" in result.stdout + result.stderr, command
 
 
 def test_two_new_rules_get_different_ids(in_tmp: Path) -> None:
@@ -47,6 +70,7 @@ def test_new_never_overwrites(in_tmp: Path) -> None:
 def test_new_rules_prove_on_a_real_engine(in_tmp: Path, opensearch_node: RunningNode) -> None:
     for language in ("dsl", "eql"):
         assert detect("new", f"Example {language}", "--language", language, cwd=in_tmp).returncode == 0
+        fill_placeholders(in_tmp / "detections" / f"example_{language}.json")
     result = detect("test", "--cluster-url", opensearch_node.url, "--format", "json", cwd=in_tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

@@ -10,6 +10,7 @@ from deployer.dialects.eql import EqlSyntax, parse_eql
 from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findings
 from deployer.errors import pointer_of
 from deployer.model import Rule
+from deployer.scaffold import PLACEHOLDER
 
 # Kibana's risk score bands (its RiskScore schema); a severity outside its band misleads triage.
 SEVERITY_BANDS = {"low": (0, 21), "medium": (22, 47), "high": (48, 73), "critical": (74, 100)}
@@ -20,7 +21,7 @@ Finding = tuple[str, str]  # (JSON pointer, message)
 
 def rule_findings(rule: Rule) -> list[Finding]:
     """Every semantic problem of one schema-valid rule."""
-    findings = [*_scoring(rule), *_schedule(rule)]
+    findings = [*_placeholders(rule), *_scoring(rule), *_schedule(rule)]
     source = load_data_source(rule.data_source)
     if source is None:
         known = ", ".join(available_data_sources())
@@ -35,6 +36,23 @@ def rule_findings(rule: Rule) -> list[Finding]:
         if not source.has(item.field)
     ]
     return findings
+
+
+# The rule's free text: where `detect new` leaves placeholders, and where a person would write one.
+_TEXT_FIELDS = ("name", "description", "note", "setup", "risk_message", "author", "false_positives", "references")
+
+
+def _placeholders(rule: Rule) -> Iterator[Finding]:
+    """A placeholder left as `detect new` wrote it would reach analysts as the rule's text: one line per field."""
+    for key in _TEXT_FIELDS:
+        value = rule.document.get(key)
+        texts = [(pointer_of([key]), value)] if isinstance(value, str) else \
+            [(pointer_of([key, index]), item) for index, item in enumerate(value)] if isinstance(value, list) else []
+        for pointer, text in texts:
+            if isinstance(text, str) and text.lstrip().upper().startswith(PLACEHOLDER):
+                shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "..."
+                yield pointer, (f"still the placeholder {shown!r}: write the rule's own {key} here "
+                                f"(text starting with {PLACEHOLDER!r} is left by detect new for a person to write)")
 
 
 def _scoring(rule: Rule) -> Iterator[Finding]:

@@ -1,0 +1,29 @@
+"""Checks beyond the schema (deployer/validate/semantics.py) that production would otherwise meet first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deployer.validate import validate_paths
+from tests.conftest import mutated
+
+
+def test_placeholders_left_by_detect_new_are_refused_one_line_per_field(
+        dsl_document: dict[str, Any], write_rule: Callable[..., Path]) -> None:
+    def leave_placeholders(document: dict[str, Any]) -> None:
+        document.update(name="TODO: name", description="  todo: describe it", false_positives=["admins", "TODO: list"])
+
+    validation = validate_paths([write_rule(mutated(dsl_document, leave_placeholders))])
+    assert [str(problem) for problem in validation.problems] == [
+        f"rules/rule.json: {pointer}: still the placeholder {text!r}: write the rule's own {key} here "
+        "(text starting with 'TODO:' is left by detect new for a person to write)"
+        for pointer, text, key in [("/name", "TODO: name", "name"), ("/description", "todo: describe it", "description"),
+                                   ("/false_positives/1", "TODO: list", "false_positives")]]
+    assert validation.rules == []
+
+
+def test_a_todo_inside_the_text_is_not_a_placeholder(dsl_document: dict[str, Any], write_rule: Callable[..., Path]) -> None:
+    document = mutated(dsl_document, lambda d: d.update(description="Named pipes; see the TODO: list of the seed."))
+    assert validate_paths([write_rule(document)]).problems == []
