@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from deployer.errors import DetectError
 from deployer.fixtures import FixtureEvent
-from deployer.prove.monitor_run import MonitorRun, execute_on_engine, execute_with_alerting
+from deployer.prove.monitor_run import ALERTING, ON_ENGINE, MonitorRun, execute_on_engine, execute_with_alerting, one_line
 
 # Far above any fixture file; a search never has to page.
 _MAX_HITS = 10_000
@@ -113,17 +113,45 @@ class OpenSearchEngine:
     @functools.cached_property
     def has_alerting(self) -> bool:
         plugins = self.client.cat.plugins(format="json")
-        return any(plugin.get("component") == "opensearch-alerting" for plugin in plugins)
+        return isinstance(plugins, list) and any(
+            isinstance(plugin, dict) and plugin.get("component") == "opensearch-alerting" for plugin in plugins)
 
     def run_monitor(self, monitor: dict[str, Any], period_end_ms: int) -> MonitorRun:
-        """Run an unsaved monitor as of `period_end_ms`; nothing is stored on the cluster."""
-        if self.has_alerting:
-            return execute_with_alerting(self.client, monitor, period_end_ms)
-        return execute_on_engine(self.client, monitor, period_end_ms)
+        """Run an unsaved monitor as of `period_end_ms`; nothing is stored on the cluster. An engine error is a
+        failed run with a one-line reason."""
+        from opensearchpy.exceptions import OpenSearchException
+
+        try:
+            alerting = self.has_alerting
+        except OpenSearchException as error:
+            return MonitorRun("?", False, (), f"could not list the cluster's plugins (_cat/plugins): {_engine_error(error)}")
+        try:
+            if alerting:
+                return execute_with_alerting(self.client, monitor, period_end_ms)
+            return execute_on_engine(self.client, monitor, period_end_ms)
+        except OpenSearchException as error:
+            method, failed = (ALERTING, "Alerting _execute failed") if alerting else (ON_ENGINE, "the monitor's search failed")
+            return MonitorRun(method, False, (), f"{failed}: {_engine_error(error)}")
 
     def delete_indices(self, indices: list[str]) -> None:
         for batch in index_batches(indices):
             self.client.indices.delete(index=batch, ignore_unavailable=True)
+
+
+def _engine_error(error: Exception) -> str:
+    """One line for an opensearch-py error: the status and the engine's root cause, not the exception's repr."""
+    from opensearchpy.exceptions import TransportError
+
+    if not isinstance(error, TransportError):
+        return one_line(f"{type(error).__name__}: {error}")
+    if not isinstance(error.status_code, int):
+        return one_line(f"no answer: {error.info}")
+    info = error.info.get("error") if isinstance(error.info, dict) else None
+    if isinstance(info, dict):
+        causes = info.get("root_cause")
+        cause = causes[0] if isinstance(causes, list) and causes and isinstance(causes[0], dict) else info
+        return one_line(f"HTTP {error.status_code}: {info.get('type', error.error)}: {cause.get('reason', '')}")
+    return one_line(f"HTTP {error.status_code}: {info if info is not None else error.error}")
 
 
 def index_batches(indices: list[str], *, limit: int = 2048) -> list[str]:

@@ -83,8 +83,11 @@ def _lookup(document: dict[str, Any], dotted: str) -> Any:
 
 
 def _key_text(value: Any) -> str:
+    # JSON spellings, as Alerting writes its bucket keys: a fixture's "true" and the engine's true are one group.
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(_key_text(item) for item in value)
     return str(value)
