@@ -83,7 +83,7 @@ def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
     if parsed.event_category not in ("any", "sequence", "join", "piped"):
         # `file where ...` tests event.category, which the data source must have.
         uses.append(FieldUse("/query", "event.category", "field"))
-    return uses, []
+    return uses, [("/query", finding) for finding in parsed.escape_findings]
 
 
 def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Finding]:

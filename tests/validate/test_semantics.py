@@ -27,3 +27,10 @@ def test_placeholders_left_by_detect_new_are_refused_one_line_per_field(
 def test_a_todo_inside_the_text_is_not_a_placeholder(dsl_document: dict[str, Any], write_rule: Callable[..., Path]) -> None:
     document = mutated(dsl_document, lambda d: d.update(description="Named pipes; see the TODO: list of the seed."))
     assert validate_paths([write_rule(document)]).problems == []
+
+
+def test_an_eql_newline_in_a_path_is_refused(eql_document: dict[str, Any], write_rule: Callable[..., Path]) -> None:
+    document = mutated(eql_document, lambda d: d.update(query='process where process.executable : "*\\notepad.exe"'))
+    assert [str(problem) for problem in validate_paths([write_rule(document)]).problems] == [
+        "rules/rule.json: /query: string \"*\\notepad.exe\" compared with process.executable holds a newline (EQL reads "
+        "'\\n' as an escape): write '\\\\' for a backslash, \"*\\\\notepad.exe\", or use a raw string, \"\"\"*\\notepad.exe\"\"\""]
