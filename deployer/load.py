@@ -110,8 +110,13 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes | Problem:
 
 
 def rule_file_stem(name: str) -> str:
-    """The file name (without .json) a rule of this name gets: its name in snake_case."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """The file name (without .json) a rule of this name gets: its name in ASCII snake_case.
+
+    Letters outside ASCII are transliterated (Überwachung → uberwachung, Größe → grosse), not dropped.
+    """
+    from anyascii import anyascii
+
+    return re.sub(r"[^a-z0-9]+", "_", anyascii(name).lower()).strip("_")
 
 
 def schema_reference(folder: Path) -> str:

@@ -86,9 +86,16 @@ def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Callab
         yield progress_printer(enabled=enabled, verbose=verbose)
         return
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    class Count(ProgressColumn):
+        """done/total for counted work, and nothing for work of unknown size (rich's own column shows `0/?`)."""
+
+        def render(self, task: Task) -> Text:
+            return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}", style="progress.download")
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), Count(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
@@ -98,7 +105,12 @@ def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Callab
                 bar.update(task, description=escape(message[:count.start()].rstrip()),
                            completed=int(count.group(1)) - 1, total=int(count.group(2)))
             else:
-                bar.update(task, description=escape(message), total=None, completed=0)
+                bar.update(task, description=escape(message), completed=0)
+                # update() reads total=None as "keep the total": an uncounted step after a counted one would show
+                # the old count. The task itself can be told its size is unknown again (the bar then pulses).
+                for shown in bar.tasks:
+                    if shown.id == task:
+                        shown.total = None
             if verbose:
                 bar.console.print(f"[dim]… {escape(message)}[/dim]")
 

@@ -42,3 +42,62 @@ def test_a_terminal_gets_a_bar_that_counts_and_clears(monkeypatch: pytest.Monkey
     err = capsys.readouterr().err
     assert "proving b.json" in err and "1/3" in err and "(2/3)" not in err  # a bar at one of three done, not a line
     assert "\x1b[" in err  # cursor control of the live display (transient: it erases itself)
+
+
+def on_terminal(arguments: list[str], *, env: dict[str, str] | None = None, timeout: float = 120.0) -> tuple[int, str]:
+    """Run `arguments` with stdin, stdout and stderr on a real pseudo-terminal; its exit code and all it wrote there."""
+    import os
+    import pty
+    import subprocess
+    import time
+
+    from tests.conftest import REPO
+
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), **(env or {})}
+    for name in ("CI", "TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR"):
+        environment.pop(name, None)
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(arguments, cwd=REPO, env=environment, stdin=follower, stdout=follower, stderr=follower,
+                                   start_new_session=True)
+    finally:
+        os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every holder of the terminal's other end has closed it
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            process.kill()
+        return process.wait(timeout=30), b"".join(chunks).decode("utf-8", "replace")
+    finally:
+        os.close(leader)
+
+
+def test_work_of_unknown_size_shows_no_count_on_a_terminal() -> None:
+    import sys
+
+    script = ("import time\n"
+              "from deployer import render\n"
+              "with render.progress_display(enabled=True) as progress:\n"
+              "    progress('opensearch: downloading the engine')\n"
+              "    time.sleep(0.5)\n"
+              "    progress('opensearch: proving a.json (1/2)')\n"
+              "    time.sleep(0.5)\n"
+              "    progress('opensearch: stopping the node')\n"
+              "    time.sleep(0.5)\n")
+    code, screen = on_terminal([sys.executable, "-c", script])
+    assert code == 0, screen
+    assert "downloading the engine" in screen and "stopping the node" in screen and "\x1b[" in screen
+    assert "0/2" in screen  # counted work still shows its count
+    assert "/?" not in screen, screen
+    # Each frame of the live bar starts by erasing its line: the frames of the last, uncounted, step show no count.
+    last_step = [frame for frame in screen.split("\x1b[2K") if "stopping the node" in frame]
+    assert last_step and not any("0/2" in frame for frame in last_step), last_step

@@ -76,3 +76,11 @@ def test_new_rules_prove_on_a_real_engine(in_tmp: Path, opensearch_node: Running
     report = json.loads(result.stdout)
     assert [(proof["matches"]["expected"], proof["matches"]["actual"]) for proof in report["proofs"]] == \
         [(["match.ndjson:1"], ["match.ndjson:1"])] * 2
+
+
+def test_new_names_the_file_after_the_name_transliterated(in_tmp: Path) -> None:
+    result = detect("new", "Überwachung: verdächtiger Dienst", cwd=in_tmp)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "detections/uberwachung_verdachtiger_dienst.json"
+    document = json.loads((in_tmp / "detections" / "uberwachung_verdachtiger_dienst.json").read_text())
+    assert document["name"] == "Überwachung: verdächtiger Dienst"  # the name itself is kept as written
