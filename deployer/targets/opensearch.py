@@ -97,6 +97,23 @@ class OpenSearchTarget:
     def close(self) -> None:
         self.api.close()
 
+    def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]:
+        """The entries, with each monitor to create or update that cannot run on its indices refused (a field it
+        groups by or matches as keyword is text there): one _field_caps request for all of them, before any write."""
+        from deployer.targets.opensearch_fields import refuse_unrunnable
+
+        def field_caps(path: str, parameters: dict[str, str]) -> Any:
+            response = self.api.request("GET", path, params=parameters)
+            try:
+                return response.json()
+            except ValueError:
+                raise DetectError(f"GET {path}: the answer is not JSON") from None
+
+        try:
+            return refuse_unrunnable(entries, field_caps)
+        except DetectError as error:  # RequestFailed too: one line naming the target, before anything is written
+            raise DetectError(f"{self.api.base_url}: reading the field types of the monitors' indices: {error}") from None
+
     def read_deployed(self) -> dict[str, Deployed]:
         """One search per 500 monitors; ui_metadata is not searchable, so the marker is read client-side."""
         deployed: dict[str, Deployed] = {}

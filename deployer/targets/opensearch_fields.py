@@ -1,0 +1,196 @@
+"""Before a monitor is created or updated: do the indices it will search map what it groups and matches as keyword?
+
+A monitor that groups by a `text` field fails on every run (the search fails on that index's shards), and a
+`wildcard`, `regexp`, `prefix` or `term(s)` on a `text` field tests analysed tokens and silently misses events.
+Dynamic mapping makes every string `text` (with a `.keyword` sub-field): the default when Logstash or Data Prepper
+write to OpenSearch. So the plan reads the field types of the target's indices (`_field_caps`) and refuses such a
+monitor, naming the index and the fields, rather than deploying something that cannot work there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from deployer.dialects.dsl import scan_dsl
+from deployer.errors import DetectError
+from deployer.model import JSON
+from deployer.plan import Action, PlanEntry
+
+# Analysed string types: no doc values to aggregate on, and patterns or exact terms test their tokens.
+TEXT_TYPES = frozenset({"text", "match_only_text"})
+_GROUPS = "groups by"
+_CLAUSE_USES = {"wildcard": "pattern-matches", "regexp": "pattern-matches", "prefix": "pattern-matches",
+                "term": "matches exactly", "terms": "matches exactly"}
+_USE_ORDER = (_GROUPS, "pattern-matches", "matches exactly")
+# Engines refuse request lines over 4 KiB; leave room for the method, the parameters and HTTP/1.1.
+_LINE_LIMIT = 3000
+# A data stream's backing index: .ds-<data stream>-000001
+_BACKING_INDEX = re.compile(r"^\.ds-(?P<stream>.+)-\d{6}$")
+
+Fetch = Callable[[str, dict[str, str]], Any]  # (path, query parameters) -> the decoded JSON answer
+
+
+@dataclass(frozen=True)
+class FieldType:
+    type: str
+    aggregatable: bool
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One field one index maps in a way the monitor cannot use."""
+
+    index: str
+    field: str
+    type: str
+    uses: tuple[str, ...]
+
+
+def field_uses(monitor: JSON) -> dict[str, tuple[str, ...]]:
+    """Field -> how the monitor uses it with keyword semantics: its group fields and the fields of its exact and
+    pattern clauses (match, exists and range work on any type and are left out)."""
+    search = monitor["inputs"][0]["search"]["query"]
+    uses: dict[str, set[str]] = {}
+    for aggregation in search.get("aggregations", {}).values():
+        for source in aggregation.get("composite", {}).get("sources", []):
+            for spec in source.values():
+                if "field" in spec.get("terms", {}):
+                    uses.setdefault(spec["terms"]["field"], set()).add(_GROUPS)
+    for use in scan_dsl(search.get("query", {})).uses:
+        if use.kind in _CLAUSE_USES:
+            uses.setdefault(use.field, set()).add(_CLAUSE_USES[use.kind])
+    return {name: tuple(kind for kind in _USE_ORDER if kind in kinds) for name, kinds in uses.items()}
+
+
+def field_caps_requests(patterns: Iterable[str], fields: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
+    """The `_field_caps` requests for all patterns and fields: one, unless the request line would be too long."""
+    parameters = {"include_unmapped": "true", "ignore_unavailable": "true", "allow_no_indices": "true"}
+    requests = []
+    for pattern_batch in _batches([quote(p, safe="*:") for p in sorted(set(patterns))], _LINE_LIMIT // 2):
+        path = f"/{pattern_batch}/_field_caps"
+        for field_batch in _batches([quote(name, safe="") for name in sorted(set(fields))], _LINE_LIMIT - len(path)):
+            requests.append((path, {**parameters, "fields": field_batch}))
+    return requests
+
+
+def _batches(items: list[str], limit: int) -> list[str]:
+    batches: list[list[str]] = [[]]
+    for item in items:
+        if batches[-1] and len(",".join([*batches[-1], item])) > limit:
+            batches.append([])
+        batches[-1].append(item)
+    return [",".join(batch) for batch in batches if batch]
+
+
+def read_field_caps(answer: Any) -> tuple[list[str], dict[tuple[str, str], FieldType]]:
+    """The concrete indices of an answer and (index, field) -> type; raises DetectError on a malformed answer."""
+    indices = answer.get("indices") if isinstance(answer, dict) else None
+    fields = answer.get("fields") if isinstance(answer, dict) else None
+    if not isinstance(indices, list) or not isinstance(fields, dict) or not all(isinstance(i, str) for i in indices):
+        raise DetectError("_field_caps answered without a list of indices and an object of fields")
+    types: dict[tuple[str, str], FieldType] = {}
+    for name, by_type in fields.items():
+        if not isinstance(by_type, dict):
+            raise DetectError(f"_field_caps answered field {name} without its types")
+        for type_name, caps in by_type.items():
+            if not isinstance(caps, dict):
+                raise DetectError(f"_field_caps answered field {name} type {type_name} without its capabilities")
+            # Without "indices", every index of the answer maps the field this way.
+            where = caps.get("indices") or indices
+            not_aggregatable = set(caps.get("non_aggregatable_indices") or ())
+            for index in where:
+                aggregatable = bool(caps.get("aggregatable")) and index not in not_aggregatable
+                types[(str(index), name)] = FieldType(str(type_name), aggregatable)
+    return indices, types
+
+
+def _names(index: str) -> tuple[str, ...]:
+    backing = _BACKING_INDEX.match(index)
+    return (index, backing["stream"]) if backing else (index,)
+
+
+def _matches(index: str, patterns: tuple[str, ...]) -> bool:
+    """Whether an index expression of patterns (with `-exclusions`) names this index, or its data stream."""
+    included = False
+    for pattern in patterns:
+        if any(fnmatch.fnmatchcase(name, pattern.removeprefix("-")) for name in _names(index)):
+            included = not pattern.startswith("-")
+    return included
+
+
+def _named(index: str, patterns: Iterable[str]) -> bool:
+    """Whether any pattern, included or excluded, spells this index (else it came through an alias)."""
+    return any(fnmatch.fnmatchcase(name, pattern.removeprefix("-")) for pattern in patterns for name in _names(index))
+
+
+def mismatches(uses: dict[str, tuple[str, ...]], indices: list[str],
+               types: dict[tuple[str, str], FieldType]) -> list[Mismatch]:
+    found = []
+    for index in sorted(indices):
+        for name in sorted(uses):
+            mapped = types.get((index, name))
+            if mapped is None or mapped.type == "unmapped":
+                continue  # the index has no such field: nothing matches there, nothing fails
+            if mapped.type in TEXT_TYPES or (_GROUPS in uses[name] and not mapped.aggregatable):
+                found.append(Mismatch(index, name, mapped.type, uses[name]))
+    return found
+
+
+def reason(found: list[Mismatch]) -> str:
+    """One line: the first index and every field it maps wrongly, what the monitor does with them, the fix."""
+    first = found[0].index
+    here = [item for item in found if item.index == first]
+    others = sorted({item.index for item in found} - {first})
+    kinds = sorted({item.type for item in here})
+    if len(here) == 1:
+        subject, pronoun = f"{here[0].field} as {here[0].type}", "it"
+        uses = " and ".join(f"{use} it" for use in here[0].uses)
+    else:
+        names = [item.field for item in here]
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more field(s)" if len(names) > 4 else "")
+        subject, pronoun, uses = f"{shown} as {'/'.join(kinds)}", "them", "groups by or matches them"
+    grouped = any(_GROUPS in item.uses for item in here)
+    effect = "so every run of the monitor fails there" if grouped else "so it tests analysed tokens there and misses events"
+    line = (f"{first} maps {subject}, not keyword; the monitor {uses}, {effect} "
+            f"(map {pronoun} as keyword, e.g. with an index template)")
+    if others:
+        line += f"; {len(others)} more index(es) too: {', '.join(others[:2])}{', …' if len(others) > 2 else ''}"
+    return line
+
+
+def refuse_unrunnable(entries: list[PlanEntry], fetch: Fetch) -> list[PlanEntry]:
+    """The entries, with each create/update whose monitor cannot run on the indices it searches refused."""
+    checked = {position: entry for position, entry in enumerate(entries)
+               if entry.action in (Action.create, Action.update) and entry.desired is not None}
+    if not checked:
+        return entries
+    uses = {position: field_uses(entry.desired.payload) for position, entry in checked.items() if entry.desired}
+    patterns = {position: tuple(entry.desired.payload["inputs"][0]["search"]["indices"])
+                for position, entry in checked.items() if entry.desired}
+    wanted = {name for fields in uses.values() for name in fields}
+    if not wanted:
+        return entries
+    indices: set[str] = set()
+    types: dict[tuple[str, str], FieldType] = {}
+    for path, parameters in field_caps_requests({p for group in patterns.values() for p in group}, wanted):
+        answer_indices, answer_types = read_field_caps(fetch(path, parameters))
+        indices.update(answer_indices)
+        types.update(answer_types)
+    # An index no pattern names by itself came through an alias (or a name form not known here): it counts for each
+    # entry with a pattern that names no index by itself, as an alias does.
+    unnamed = {index for index in indices if not _named(index, (p for group in patterns.values() for p in group))}
+    result = list(entries)
+    for position, entry in checked.items():
+        through_alias = any(not pattern.startswith("-") and not any(_named(index, (pattern,)) for index in indices)
+                            for pattern in patterns[position])
+        own = [index for index in indices if (through_alias and index in unnamed) or _matches(index, patterns[position])]
+        found = mismatches(uses[position], own, types)
+        if found:
+            result[position] = dataclasses.replace(entry, action=Action.refuse, reason=reason(found))
+    return result
