@@ -53,14 +53,15 @@ def _verbose_logging(verbose: bool) -> None:
 def validate(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Rule files or folders.", show_default="detections/")] = None,
     base: Annotated[Optional[str], typer.Option(help="Git revision: rules changed since it must raise their version.")] = None,
+    fixtures: Annotated[Path, typer.Option(help="Fixtures root: each rule's <rule file stem>/ folder is checked too.")] = Path("fixtures"),
     output: FormatOption = Format.text,
 ) -> None:
-    """Check rule files: JSON Schema, query dialects, fields, versions. Exit 1 when any rule is invalid."""
+    """Check rule files: JSON Schema, query dialects, fields, versions, fixtures. Exit 1 when any rule is invalid."""
     from deployer import render
     from deployer.load import DEFAULT_RULES_DIR
     from deployer.validate import validate_paths
 
-    validation = validate_paths(paths or [DEFAULT_RULES_DIR], base=base)
+    validation = validate_paths(paths or [DEFAULT_RULES_DIR], base=base, fixtures=fixtures)
     if output is Format.json:
         render.dump_json(render.validation_json(validation))
     elif output is Format.github:

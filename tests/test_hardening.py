@@ -32,8 +32,8 @@ NOMATCH = f"fixtures/{STEM}/nomatch.ndjson"
 NOMATCH_LINES = len((REPO / NOMATCH).read_text("utf-8").splitlines())
 REGEXP = "/query/bool/filter/3/regexp/file.name/value"
 COMMANDS = ("validate", "test", "deploy")
-# A problem line as editors and CI parse it: `file: /json/pointer: message` (fixtures: `file: line N: message`).
-PROBLEM_LINE = re.compile(r"(?P<file>[^:]+): (?P<where>/\S*|line \d+): (?P<message>.+)")
+# A problem line as editors and CI parse it: `file: /json/pointer: message` (fixtures: `file:line: /pointer: message`).
+PROBLEM_LINE = re.compile(r"(?P<file>[^:]+(?::\d+)?): (?P<where>/\S*): (?P<message>.+)")
 
 
 @dataclass(frozen=True)
@@ -240,18 +240,18 @@ BAD_INPUT = [
              path="../outside/bad.json", rules_dir="../outside"),
     # --- fixtures: `detect test` must refuse them before any cluster is contacted
     BadInput("fixture line not JSON", append_to(NOMATCH, "{not json\n"),
-             (rf"{NOMATCH}: line {NOMATCH_LINES + 1}: invalid JSON at column 2: Expecting property name enclosed in double quotes",),
+             (rf"{NOMATCH}:{NOMATCH_LINES + 1}: /: invalid JSON at column 2: Expecting property name enclosed in double quotes",),
              commands=("test",)),
     BadInput("fixture line not an object", append_to(NOMATCH, "[1, 2]\n"),
-             (rf'{NOMATCH}: line {NOMATCH_LINES + 1}: an event is a JSON object with an "@timestamp" string',), commands=("test",)),
+             (rf'{NOMATCH}:{NOMATCH_LINES + 1}: /: an event is a JSON object with an "@timestamp" string',), commands=("test",)),
     BadInput("fixture with duplicate keys", append_to(NOMATCH, '{"@timestamp": "now", "@timestamp": "now-80m"}\n'),
-             (rf"{NOMATCH}: line {NOMATCH_LINES + 1}: /@timestamp: duplicate key '@timestamp': .+",), commands=("test",)),
+             (rf"{NOMATCH}:{NOMATCH_LINES + 1}: /@timestamp: duplicate key '@timestamp': .+",), commands=("test",)),
     BadInput("fixture with NaN", append_to(NOMATCH, '{"@timestamp": "now", "process": {"pid": NaN}}\n'),
-             (rf"{NOMATCH}: line {NOMATCH_LINES + 1}: invalid JSON: NaN is not a JSON number",), commands=("test",)),
+             (rf"{NOMATCH}:{NOMATCH_LINES + 1}: /: invalid JSON: NaN is not a JSON number",), commands=("test",)),
     BadInput("fixture 100k nested arrays", append_to(NOMATCH, "[" * 100_000 + "]" * 100_000 + "\n"),
-             (rf"{NOMATCH}: line {NOMATCH_LINES + 1}: invalid JSON: nested too deeply",), commands=("test",)),
+             (rf"{NOMATCH}:{NOMATCH_LINES + 1}: /: invalid JSON: nested too deeply",), commands=("test",)),
     BadInput("fixture not UTF-8", append_to(NOMATCH, b'{"@timestamp": "now", "file": {"name": "\xff"}}\n'),
-             (rf"{NOMATCH}: line {NOMATCH_LINES + 1}: not UTF-8: invalid byte at offset \d+",), commands=("test",)),
+             (rf"{NOMATCH}:{NOMATCH_LINES + 1}: /: not UTF-8: invalid byte at offset \d+",), commands=("test",)),
     BadInput("fixture far before year 1", append_to(NOMATCH, '{"@timestamp": "now-99999999999d"}\n'),
              (rf"fixtures/{STEM}: /: event \d+: @timestamp 'now-99999999999d' lies before the year 1",), commands=("test",)),
     BadInput("fixture file missing", lambda repository: (repository / NOMATCH).unlink(),

@@ -1,4 +1,4 @@
-"""Step 2: validate loaded rule files — schema, semantics, uniqueness, versions — into Rules or Problems."""
+"""Step 2: validate loaded rule files — schema, semantics, fixtures, uniqueness, versions — into Rules or Problems."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.errors import Problem, display_path
+from deployer.fixtures import check_fixtures, fixture_bytes
 from deployer.load import load_rules
 from deployer.model import Rule
-from deployer.validate.cache import load_valid, record_valid
+from deployer.validate.cache import load_valid, record_key, record_valid
 from deployer.validate.schema import schema_problems
 from deployer.validate.semantics import rule_findings
 from deployer.validate.versions import version_problems
@@ -26,16 +27,23 @@ class Validation:
         return not self.problems
 
 
-def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validation:
-    """Load and check every rule file under `paths`; `base` is a git revision to check versions against."""
+def validate_paths(paths: Iterable[Path], *, base: str | None = None, fixtures: Path | None = None) -> Validation:
+    """Load and check every rule file under `paths`; `base` is a git revision to check versions against.
+
+    With `fixtures` (a fixtures root), each rule's folder <fixtures>/<rule file stem>/, where there is one, is checked
+    as `detect test` would check it before any node starts."""
     loaded = load_rules(paths)
     problems = list(loaded.problems)
     rules: list[Rule] = []
     known_valid = load_valid()
     found_valid: set[str] = set()
     for source in loaded.sources:
-        digest = source.digest
-        if digest in known_valid:
+        key = source.digest
+        if key and fixtures is not None:
+            # The record is keyed by the fixtures too: changing a fixture file must check the rule again.
+            contents = fixture_bytes(source.path, fixtures)
+            key = record_key(key, contents) if contents is not None else ""
+        if key and key in known_valid:
             rules.append(Rule.from_document(source.path, source.document))
             continue
         found = schema_problems(source.display, source.document)
@@ -44,11 +52,13 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None) -> Validat
             continue
         rule = Rule.from_document(source.path, source.document)
         semantic = [Problem(source.display, pointer, message) for pointer, message in rule_findings(rule)]
+        if not semantic and fixtures is not None:
+            semantic = check_fixtures(rule, fixtures)
         problems += semantic
         if not semantic:
             rules.append(rule)
-            if digest:
-                found_valid.add(digest)
+            if key:
+                found_valid.add(key)
     record_valid(found_valid, known_valid)
     problems += _duplicate_ids(rules)
     if base is not None:

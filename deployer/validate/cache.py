@@ -1,9 +1,10 @@
 """The rule documents already found valid, so validating an unchanged repository again costs little (as linters
 such as ruff and mypy keep theirs).
 
-A rule file is recorded by the sha256 of its bytes, under a fingerprint of everything else that decides
-validity: detect's own code and data files (schema, data sources) and the versions of the libraries that check
-(eql, jsonschema, jsonschema-rs). Any change to those starts a new, empty record. Only valid documents are recorded:
+A rule file is recorded by the sha256 of its bytes (with those of its fixture files when validate checks them),
+under a fingerprint of everything else that decides validity: detect's own code and data files (schema, data
+sources) and the versions of the libraries that check (eql, jsonschema, jsonschema-rs). Any change to those starts a
+new, empty record. Only valid documents are recorded:
 an invalid one is checked again each time, so its problems are always reported in full. Cross-file checks
 (duplicate rule_ids, versions against --base) never use the record.
 
@@ -48,6 +49,14 @@ def fingerprint() -> str:
         except metadata.PackageNotFoundError:
             digest.update(f"{name} missing\0".encode())
     return digest.hexdigest()
+
+
+def record_key(digest: str, *contents: bytes) -> str:
+    """The record's key for a rule file (`digest`) checked together with other files' `contents` (its fixtures)."""
+    combined = hashlib.sha256(digest.encode())
+    for content in contents:
+        combined.update(b"\0" + hashlib.sha256(content).digest())
+    return combined.hexdigest()
 
 
 def load_valid() -> set[str]:
