@@ -12,13 +12,59 @@ import typer
 
 from deployer.errors import DetectError
 
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """Give flags an empty metavar. typer 0.29's rich help prints every option's type, flags too (`--dry-run <bool>`,
+    `--help <bool>`), though a flag takes no value; its plain help already leaves them out."""
+    from typer.core import TyperOption
+
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(typer.core.TyperGroup):
+    """A command group whose help, and every subcommand's help, shows flags without a value type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            # get_params also builds the command's --help option, which is cached: patched once, it stays so.
+            _plain_flags(command.get_params(ctx))
+        return command
+
+
 app = typer.Typer(
     name="detect",
     help="Detection-as-code for Elastic Security and OpenSearch: validate, prove and deploy rules kept in git.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_Group,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            sys.stdout.write(f"detect {version('detect')}\n")
+        except PackageNotFoundError:
+            raise DetectError("detect is not installed as a package (pip install -e .), so it has no version") from None
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _detect(
+    version: Annotated[bool, typer.Option("--version", help="Print detect's version and exit.", callback=_print_version,
+                                          is_eager=True)] = False,
+) -> None:
+    """Detection-as-code for Elastic Security and OpenSearch: validate, prove and deploy rules kept in git."""
 
 
 class Format(str, Enum):
@@ -141,6 +187,10 @@ def deploy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     prune: Annotated[bool, typer.Option(help="Delete deployed rules detect manages that are no longer in the repository.")] = False,
     force: Annotated[bool, typer.Option(help="Allow downgrades (a deployed version newer than the file's).")] = False,
+    adopt: Annotated[Optional[list[str]], typer.Option("--adopt", metavar="RULE_ID", help="Take over the rule with this "
+                     "rule_id that was made outside detect (planned as `conflict` otherwise). Repeatable.")] = None,
+    overwrite_drift: Annotated[bool, typer.Option("--overwrite-drift", help="Replace rules changed outside detect since "
+                               "it deployed them (planned as `drift` otherwise; `detect diff` shows the changes).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Apply to a protected environment without asking.")] = False,
     config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
     rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
@@ -150,10 +200,14 @@ def deploy(
     """Plan, then apply, the repository's rules to one environment's Kibana spaces and OpenSearch clusters.
 
     Every rule is validated before the first network call; the plan is printed before anything is written.
-    Exit 0 when everything planned was applied (or --dry-run), 1 when anything was refused or failed.
+    A rule made outside detect with the same rule_id (conflict) and a rule changed outside detect since it was
+    deployed (drift) are left alone, and so is the rest of the plan: nothing is written until the plan is clean.
+    Exit 0 when everything planned was applied (or --dry-run), 1 when anything was refused, in conflict, drifted or
+    failed, 2 when the deploy could not start.
     """
     from deployer import render
     from deployer.deploy import deploy_environment
+    from deployer.plan import PlanOptions
 
     def confirm(environment: Any, entries: Any) -> bool:
         if output is not Format.json:
@@ -165,7 +219,8 @@ def deploy(
         return typer.confirm(f"Apply this plan to {environment.name}?", default=False)
 
     _verbose_logging(verbose)
-    report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, prune=prune, force=force,
+    options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=frozenset(adopt or ()))
+    report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
                                 confirm=confirm, progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
     if output is Format.json:
         render.dump_json(render.deploy_json(report))
@@ -176,6 +231,31 @@ def deploy(
             deploy_github(report)
         render.deploy_text(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def diff(
+    env: Annotated[str, typer.Option("--env", help="Environment from detect.toml.")],
+    rules: Annotated[Optional[list[str]], typer.Argument(metavar="[RULE]...", help="rule_ids or rule file stems.",
+                                                         show_default="all")] = None,
+    config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
+    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    output: FormatOption = Format.text,
+    verbose: VerboseOption = False,
+) -> None:
+    """Show, per rule and target, what differs between the repository and what is deployed (drift included), as a
+    unified diff from the deployed rule to the repository's. Exit 0 when nothing differs, 1 when anything does."""
+    from deployer import render
+    from deployer.deploy import diff_environment
+
+    _verbose_logging(verbose)
+    diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []),
+                             progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
+    if output is Format.json:
+        render.dump_json(render.diff_json(diffs))
+    else:
+        render.diff_text(diffs)
+    raise typer.Exit(1 if any(item.text for item in diffs) else 0)
 
 
 @app.command()
@@ -236,40 +316,69 @@ def new(
                      f"`detect test {rule_path}`\n")
 
 
-cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True)
+cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True, cls=_Group)
 app.add_typer(cluster_app, name="cluster")
 EngineOption = Annotated[ClusterEngine, typer.Option(help="Which engine.")]
 
 
+class ClusterFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+ClusterFormatOption = Annotated[ClusterFormat, typer.Option("--format", help="text: one line per engine for people; "
+                                                            "json: one document for machines.")]
+
+
+def _cluster_output(report: Any, output: ClusterFormat) -> None:
+    if output is ClusterFormat.json:
+        from deployer import render
+
+        render.dump_json(report.as_json())
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
+
+
 @cluster_app.command("up")
-def cluster_up(engine: EngineOption = ClusterEngine.opensearch, verbose: VerboseOption = False) -> None:
-    """Start a local single-node cluster on loopback (downloads the engine once) and leave it running."""
+def cluster_up(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text,
+               verbose: VerboseOption = False) -> None:
+    """Start a local single-node cluster on loopback (downloads the engine once) and leave it running.
+
+    What a killed `cluster up` left behind (a node that never became healthy, its folder) is removed first.
+    """
     from deployer import render
     from deployer.local_cluster import cluster_up as up
 
-    with render.progress_display(enabled=True, verbose=verbose) as progress:
-        node = up(engine.value, progress=progress)
-    render.dump_json({"engine": node.engine, "url": node.url, "pid": node.pid})
+    with render.progress_display(enabled=output is not ClusterFormat.json, verbose=verbose) as progress:
+        report = up(engine.value, progress=progress)
+    _cluster_output(report, output)
 
 
 @cluster_app.command("status")
-def cluster_status(engine: EngineOption = ClusterEngine.opensearch) -> None:
-    """Show whether the local cluster is running and where it listens. Exit 1 when it is not."""
-    from deployer import render
+def cluster_status(
+    engine: Annotated[Optional[ClusterEngine], typer.Option(help="Only this engine.", show_default="every engine")] = None,
+    output: ClusterFormatOption = ClusterFormat.text,
+) -> None:
+    """Show, per engine, whether the local cluster is running and where it listens.
+
+    Exit 0 when a node runs (of --engine, or of any engine without it), 1 when none does. Orphans of a killed
+    `cluster up` are removed on the way.
+    """
     from deployer.local_cluster import cluster_status as status
 
-    node = status(engine.value)
-    render.dump_json({"engine": engine.value, "running": node is not None, "url": node.url if node else None})
-    raise typer.Exit(0 if node else 1)
+    report = status([engine.value] if engine else [choice.value for choice in ClusterEngine])
+    _cluster_output(report, output)
+    raise typer.Exit(0 if report.running else 1)
 
 
 @cluster_app.command("down")
-def cluster_down(engine: EngineOption = ClusterEngine.opensearch) -> None:
-    """Stop the local cluster and remove its data folder."""
+def cluster_down(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text) -> None:
+    """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
     from deployer import render
     from deployer.local_cluster import cluster_down as down
 
-    render.dump_json({"engine": engine.value, "stopped": down(engine.value)})
+    report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json))
+    _cluster_output(report, output)
 
 
 def main() -> None:

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from deployer.config import Environment, TargetSettings, load_environment
+from deployer.diff import ABSENT, unified_diff
 from deployer.errors import DetectError, InvalidRules, UnsupportedByTarget
 from deployer.model import Exclusion, Rule
-from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, plan_target
+from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
 from deployer.targets import target_module
 from deployer.validate import validate_paths
 
@@ -23,6 +24,7 @@ class Target(Protocol):
     label: str
 
     def read_deployed(self) -> dict[str, Deployed]: ...
+    def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]: ...
     def apply(self, entries: list[PlanEntry]) -> list[Outcome]: ...
     def close(self) -> None: ...
 
@@ -37,7 +39,8 @@ class DeployReport:
 
     @property
     def refused(self) -> list[PlanEntry]:
-        return [entry for entry in self.entries if entry.action is Action.refuse]
+        """Entries that keep the whole plan from being applied: refusals, conflicts, drift."""
+        return [entry for entry in self.entries if entry.action.blocks]
 
     @property
     def failed(self) -> list[Outcome]:
@@ -99,7 +102,7 @@ def connected(environment: Environment,
             target.close()
 
 
-def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Target], *, prune: bool, force: bool,
+def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Target], options: PlanOptions,
                 progress: Progress) -> list[PlanEntry]:
     """Read each target once and plan every rule against it; nothing is written."""
     adapted = [adapt_rule(rule, environment) for rule in rules]
@@ -107,22 +110,16 @@ def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Targe
     for target in targets:
         progress(f"{target.label}: reading deployed rules")
         deployed = target.read_deployed()
-        compile_rule = target_module(target.label.split(":")[0]).compile_rule
+        desired_rule = target_module(target.label.split(":")[0]).desired_rule
         desired: list[Desired] = []
+        refused: list[PlanEntry] = []
         for rule in adapted:
             try:
-                payload = compile_rule(rule)
+                desired.append(desired_rule(rule))
             except UnsupportedByTarget as error:
-                entries.append(PlanEntry(rule.rule_id, target.label, Action.refuse, str(error)))
-                continue
-            desired.append(Desired(rule, payload, _marker(payload)["payload_hash"]))
-        entries += plan_target(target.label, desired, deployed, prune=prune, force=force)
+                refused.append(PlanEntry(rule.rule_id, target.label, Action.refuse, str(error)))
+        entries += refused + target.preflight(plan_target(target.label, desired, deployed, options))
     return entries
-
-
-def _marker(payload: dict[str, Any]) -> dict[str, Any]:
-    marker: dict[str, Any] = (payload.get("meta") or payload.get("ui_metadata") or {})["detect"]
-    return marker
 
 
 def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progress) -> list[Outcome]:
@@ -135,20 +132,60 @@ def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progre
     return outcomes
 
 
-def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: Path, dry_run: bool, prune: bool, force: bool,
-                       confirm: Callable[[Environment, list[PlanEntry]], bool], progress: Progress,
+def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: Path, dry_run: bool,
+                       options: PlanOptions, confirm: Callable[[Environment, list[PlanEntry]], bool], progress: Progress,
                        factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> DeployReport:
-    """Validate every rule, then plan; apply only when nothing is refused and the user agrees."""
+    """Validate every rule, then plan; apply only when nothing blocks the plan and the user agrees."""
     validation = validate_paths([rules_dir])
     if validation.problems:
-        raise InvalidRules(validation.problems)
+        raise InvalidRules(validation.problems, where="in the rules")
     environment = load_environment(environment_name, config_path)
+    unknown = sorted(set(options.adopt) - {rule.rule_id for rule in validation.rules})
+    if unknown:
+        raise DetectError(f"--adopt {unknown[0]}: no rule in {rules_dir} has this rule_id")
     report = DeployReport(environment.name, dry_run)
     with connected(environment, factory) as targets:
-        report.entries = plan_deploy(validation.rules, environment, targets, prune=prune, force=force, progress=progress)
+        report.entries = plan_deploy(validation.rules, environment, targets, options, progress)
         if not dry_run and not report.refused and any(entry.writes for entry in report.entries):
             if not confirm(environment, report.entries):
                 raise DetectError("deploy cancelled: nothing was changed")
             report.outcomes = apply_plan(report.entries, targets, progress)
         report.requests = sum(getattr(getattr(target, "api", None), "requests_sent", 0) for target in targets)
     return report
+
+
+@dataclass(frozen=True)
+class RuleDiff:
+    """What differs for one rule on one target: `text` is a unified diff (deployed → repository), "" when equal."""
+
+    entry: PlanEntry
+    text: str
+
+
+def diff_environment(environment_name: str, *, config_path: Path, rules_dir: Path, rule_ids: list[str],
+                     progress: Progress, factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> list[RuleDiff]:
+    """Per rule and target, the deployed rule (as the target holds it, normalised) against the repository's."""
+    validation = validate_paths([rules_dir])
+    if validation.problems:
+        raise InvalidRules(validation.problems, where="in the rules")
+    rules = validation.rules
+    if rule_ids:
+        known = {rule.rule_id for rule in rules} | {rule.path.stem for rule in rules}
+        missing = [rule_id for rule_id in rule_ids if rule_id not in known]
+        if missing:
+            raise DetectError(f"no rule {missing[0]!r} in {rules_dir} (give a rule_id or a rule file stem)")
+        rules = [rule for rule in rules if rule.rule_id in rule_ids or rule.path.stem in rule_ids]
+    environment = load_environment(environment_name, config_path)
+    with connected(environment, factory) as targets:
+        entries = plan_deploy(rules, environment, targets, PlanOptions(), progress)
+    wanted = {rule.rule_id for rule in rules}
+    diffs = []
+    for entry in entries:
+        if entry.rule_id not in wanted:
+            continue
+        deployed = entry.deployed.content if entry.deployed and entry.deployed.content is not None else ABSENT
+        desired = entry.desired.comparable if entry.desired else ABSENT
+        label = f"{entry.target}/{entry.rule_id}"
+        diffs.append(RuleDiff(entry, unified_diff(deployed, desired, deployed_label=f"deployed {label}",
+                                                  expected_label=f"repository {label}")))
+    return diffs

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
+from deployer.diff import FieldChange, field_changes
 from deployer.model import JSON, Rule
 
 
 class Action(str, Enum):
     create = "create"
     update = "update"
+    adopt = "adopt"          # take over a rule made outside detect (--adopt RULE_ID)
     unchanged = "unchanged"
     delete = "delete"
-    refuse = "refuse"
+    refuse = "refuse"        # the repository's own state forbids it (version not raised, downgrade)
+    conflict = "conflict"    # the target holds a rule with this rule_id that detect does not manage
+    drift = "drift"          # a rule detect deployed was changed outside detect (UI, API)
+
+    @property
+    def writes(self) -> bool:
+        return self in (Action.create, Action.update, Action.adopt, Action.delete)
+
+    @property
+    def blocks(self) -> bool:
+        """A plan holding any of these is not applied at all: a deploy never half-decides on someone's work."""
+        return self in (Action.refuse, Action.conflict, Action.drift)
 
 
 @dataclass(frozen=True)
 class Deployed:
-    """A rule this tool manages, as a target reports it: its remote id and the marker detect stored."""
+    """A rule as a target reports it.
+
+    `managed` says whether it carries detect's mark; `payload_hash` is the hash detect stored when it deployed the
+    rule, `observed_hash` the same hash computed over what the target holds now (normalised: server-managed fields
+    removed), so the two differ exactly when someone changed the rule outside detect. `content` is that normalised
+    rule, for field-level diffs.
+    """
 
     rule_id: str
     remote_id: str
@@ -27,15 +46,26 @@ class Deployed:
     content_hash: str
     payload_hash: str
     name: str = ""
+    managed: bool = True
+    observed_hash: str = ""
+    content: JSON | None = None
+    # Known as detect's only by a trace it leaves (an OpenSearch trigger named after the rule_id): it counts as
+    # detect's when the repository names that rule_id, and is never pruned.
+    marker_lost: bool = False
+
+    @property
+    def drifted(self) -> bool:
+        return self.managed and (not self.payload_hash or self.observed_hash != self.payload_hash)
 
 
 @dataclass(frozen=True)
 class Desired:
-    """A rule compiled for one target of one environment."""
+    """A rule compiled for one target of one environment; `payload_hash` is over its comparable form."""
 
     rule: Rule
     payload: JSON
     payload_hash: str
+    comparable: JSON | None = None
 
 
 @dataclass(frozen=True)
@@ -46,42 +76,69 @@ class PlanEntry:
     reason: str
     desired: Desired | None = None
     deployed: Deployed | None = None
+    changes: tuple[FieldChange, ...] = field(default=())
 
     @property
     def writes(self) -> bool:
-        return self.action in (Action.create, Action.update, Action.delete)
+        return self.action.writes
 
 
-def plan_target(target: str, desired: list[Desired], deployed: Mapping[str, Deployed], *, prune: bool,
-                force: bool) -> list[PlanEntry]:
-    """Compare what the repository wants on `target` with what is there (only rules detect manages)."""
-    entries = []
-    for item in desired:
-        current = deployed.get(item.rule.rule_id)
-        entries.append(_entry(target, item, current, force))
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool = False
+    force: bool = False
+    overwrite_drift: bool = False
+    adopt: Collection[str] = ()
+
+
+def plan_target(target: str, desired: list[Desired], deployed: Mapping[str, Deployed], options: PlanOptions) -> list[PlanEntry]:
+    """Compare what the repository wants on `target` with what is there. Rules detect does not manage are only ever
+    reported (conflict) when the repository names their rule_id, and taken over only with --adopt."""
+    entries = [_entry(target, item, deployed.get(item.rule.rule_id), options) for item in desired]
     wanted = {item.rule.rule_id for item in desired}
     for rule_id in sorted(set(deployed) - wanted):
         current = deployed[rule_id]
-        if prune:
-            entries.append(PlanEntry(rule_id, target, Action.delete, "managed by detect, no longer in the repository",
-                                     deployed=current))
-        else:
+        if not current.managed or current.marker_lost:
+            continue
+        if not options.prune:
             entries.append(PlanEntry(rule_id, target, Action.unchanged,
                                      "managed by detect, no longer in the repository: --prune deletes it", deployed=current))
+        elif current.drifted and not options.overwrite_drift:
+            entries.append(PlanEntry(rule_id, target, Action.drift,
+                                     "no longer in the repository, but changed outside detect since it was deployed: "
+                                     "--prune --overwrite-drift deletes it", deployed=current))
+        else:
+            entries.append(PlanEntry(rule_id, target, Action.delete, "managed by detect, no longer in the repository",
+                                     deployed=current))
     return entries
 
 
-def _entry(target: str, item: Desired, current: Deployed | None, force: bool) -> PlanEntry:
+def _entry(target: str, item: Desired, current: Deployed | None, options: PlanOptions) -> PlanEntry:
     rule = item.rule
     if current is None:
         return PlanEntry(rule.rule_id, target, Action.create, f"new (version {rule.version})", item)
+    if not current.managed:
+        if rule.rule_id in options.adopt:
+            return PlanEntry(rule.rule_id, target, Action.adopt,
+                             f'takes over "{current.name}" (version {current.version}, made outside detect) as version '
+                             f"{rule.version} (--adopt)", item, current, _changes(current, item))
+        return PlanEntry(rule.rule_id, target, Action.conflict,
+                         f'"{current.name}" (version {current.version}) has this rule_id but was not deployed by detect: '
+                         f"left as it is; --adopt {rule.rule_id} replaces it with the repository's rule", item, current)
+    if current.drifted:
+        changes = _changes(current, item)
+        since = "" if current.payload_hash == item.payload_hash else " (the repository's rule changed too)"
+        if options.overwrite_drift:
+            return PlanEntry(rule.rule_id, target, Action.update,
+                             f"overwrites changes made outside detect{since} (--overwrite-drift)", item, current, changes)
+        what = ", ".join(change.pointer for change in changes[:5]) or "its detect marker"
+        return PlanEntry(rule.rule_id, target, Action.drift,
+                         f"changed outside detect since it was deployed{since}: {what}; left as it is "
+                         "(`detect diff` shows it; --overwrite-drift replaces it)", item, current, changes)
     if current.payload_hash == item.payload_hash:
         return PlanEntry(rule.rule_id, target, Action.unchanged, f"version {rule.version} is deployed", item, current)
-    if not current.content_hash:
-        return PlanEntry(rule.rule_id, target, Action.update, "changed outside detect (its marker is gone): restoring",
-                         item, current)
     if current.version > rule.version:
-        if force:
+        if options.force:
             return PlanEntry(rule.rule_id, target, Action.update,
                              f"downgrade from version {current.version} to {rule.version} (--force)", item, current)
         return PlanEntry(rule.rule_id, target, Action.refuse,
@@ -92,6 +149,12 @@ def _entry(target: str, item: Desired, current: Deployed | None, force: bool) ->
     if current.version < rule.version:
         return PlanEntry(rule.rule_id, target, Action.update, f"version {current.version} → {rule.version}", item, current)
     return PlanEntry(rule.rule_id, target, Action.update, "environment settings changed (same rule version)", item, current)
+
+
+def _changes(current: Deployed, item: Desired) -> tuple[FieldChange, ...]:
+    if current.content is None:
+        return ()
+    return tuple(field_changes(current.content, item.comparable if item.comparable is not None else item.payload))
 
 
 @dataclass(frozen=True)

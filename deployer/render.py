@@ -16,7 +16,7 @@ from deployer.validate import Validation
 
 if TYPE_CHECKING:
     from deployer.adopt import ImportReport
-    from deployer.deploy import DeployReport
+    from deployer.deploy import DeployReport, RuleDiff
     from deployer.plan import PlanEntry
     from deployer.prove import ProofReport
     from deployer.prove.verdict import EngineProof
@@ -178,10 +178,19 @@ def plan_text(entries: list[PlanEntry], *, header: str) -> None:
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[bold]{escape(header)}[/bold]")
-    styles = {"create": "green", "update": "yellow", "delete": "red", "refuse": "red bold", "unchanged": "dim"}
+    styles = {"create": "green", "update": "yellow", "adopt": "yellow bold", "delete": "red", "refuse": "red bold",
+              "conflict": "red bold", "drift": "red bold", "unchanged": "dim"}
     for entry in entries:
         style = styles[entry.action.value]
         console.print(f"  [{style}]{entry.action.value:9}[/{style}] {entry.target:18} {escape(entry.rule_id)}  {escape(entry.reason)}")
+        for change in entry.changes[:_SHOWN_CHANGES]:
+            console.print(f"      {escape(change.describe())}")
+        if len(entry.changes) > _SHOWN_CHANGES:
+            console.print(f"      … {len(entry.changes) - _SHOWN_CHANGES} more (`detect diff` shows them all)")
+
+
+# Field changes listed under one plan line; `detect diff` has the rest.
+_SHOWN_CHANGES = 8
 
 
 def deploy_json(report: DeployReport) -> dict[str, Any]:
@@ -190,6 +199,7 @@ def deploy_json(report: DeployReport) -> dict[str, Any]:
     for entry in report.entries:
         outcome = outcomes.get((entry.rule_id, entry.target))
         plan.append({"rule_id": entry.rule_id, "target": entry.target, "action": entry.action.value, "reason": entry.reason,
+                     "changes": [change.as_json() for change in entry.changes],
                      "outcome": None if outcome is None else {"applied": outcome.applied, "message": outcome.message}})
     return {"environment": report.environment, "dry_run": report.dry_run, "ok": report.ok, "requests": report.requests,
             "plan": plan}
@@ -211,7 +221,8 @@ def deploy_text(report: DeployReport) -> None:
         counts[entry.action.value] = counts.get(entry.action.value, 0) + 1
     summary = ", ".join(f"{count} {action}" for action, count in sorted(counts.items())) or "no rules"
     if report.refused:
-        console.print(f"[red]refused:[/red] {summary}; nothing was changed ({len(report.refused)} refusal(s) above)")
+        console.print(f"[red]not applied:[/red] {summary}; nothing was changed ({len(report.refused)} refused, conflicting "
+                      "or drifted rule(s) above)")
     elif report.failed:
         applied = len(report.outcomes) - len(report.failed)
         console.print(f"[red]partial failure:[/red] {applied} change(s) applied, {len(report.failed)} failed; rerun to converge")
@@ -237,3 +248,23 @@ def import_text(report: ImportReport) -> None:
     verdict = "[green]imported[/green]" if report.ok else "[red]incomplete:[/red]"
     console.print(f"{verdict} {len(report.written)} rule file(s) written, {len(report.skipped)} rule(s) skipped, "
                   f"{len(report.problems)} problem(s) in the written files")
+
+
+def diff_json(diffs: list[RuleDiff]) -> dict[str, Any]:
+    return {"differs": any(item.text for item in diffs), "rules": [
+        {"rule_id": item.entry.rule_id, "target": item.entry.target, "action": item.entry.action.value,
+         "reason": item.entry.reason, "changes": [change.as_json() for change in item.entry.changes], "diff": item.text}
+        for item in diffs]}
+
+
+def diff_text(diffs: list[RuleDiff]) -> None:
+    """Unified diffs on stdout, uncoloured (for patch tools and pagers); a summary on stderr."""
+    for item in diffs:
+        if item.text:
+            sys.stdout.write(f"# {item.entry.target} {item.entry.rule_id}: {item.entry.action.value}: {item.entry.reason}\n")
+            sys.stdout.write(item.text if item.text.endswith("\n") else item.text + "\n")
+    from rich.console import Console
+
+    differing = sum(1 for item in diffs if item.text)
+    Console(stderr=True, highlight=False).print(
+        f"{differing} of {len(diffs)} rule-target pair(s) differ" if differing else f"no differences ({len(diffs)} compared)")

@@ -16,13 +16,14 @@ from deployer.config import Environment
 from deployer.deploy import DeployReport, deploy_environment
 from deployer.errors import DetectError, InvalidRules
 from deployer.http import RetryPolicy
-from deployer.plan import Action, PlanEntry
+from deployer.plan import Action, PlanEntry, PlanOptions
 from deployer.targets.kibana import MANAGED_TAG, KibanaTarget
 from tests.conftest import DETECTIONS, detect
 from tests.support.kibana_server import Fault
 
 SECRET = "c2VjcmV0LWlkOnNlY3JldC1rZXktOTk5"
 DSL_ID = "4c0b7e61-2f5a-4f0e-9a53-6f0d8f2b9c11"
+EQL_ID = "9d3f6a2e-8b41-4c7d-b5e0-2a1c7f4e6d38"
 
 
 @pytest.fixture
@@ -60,14 +61,15 @@ def _no_sleep_factory(settings: Any, space: str | None) -> KibanaTarget:
 
 
 def run(environment: str = "staging", *, dry_run: bool = False, prune: bool = False, force: bool = False,
-        yes: bool = True) -> DeployReport:
+        yes: bool = True, overwrite_drift: bool = False, adopt: tuple[str, ...] = ()) -> DeployReport:
     def confirm(env: Environment, entries: list[PlanEntry]) -> bool:
         if env.protected and not yes:
             raise DetectError("protected")
         return True
 
+    options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=adopt)
     return deploy_environment(environment, config_path=Path("detect.toml"), rules_dir=Path("detections"), dry_run=dry_run,
-                              prune=prune, force=force, confirm=confirm, progress=lambda _m: None, factory=_no_sleep_factory)
+                              options=options, confirm=confirm, progress=lambda _m: None, factory=_no_sleep_factory)
 
 
 def _actions(report: DeployReport) -> list[tuple[str, str, str]]:
@@ -248,3 +250,195 @@ def test_opensearch_without_alerting_stops_before_any_write(in_tmp: Path, opense
         f"error: {opensearch_node.url} has no Alerting plugin: detect deploys OpenSearch rules as Alerting monitors "
         "(install opensearch-alerting there)")
     assert "Traceback" not in result.stderr
+
+
+# --- never destroy or hide what is deployed ------------------------------------------------------------
+
+HAND_MADE = {"rule_id": DSL_ID, "name": "SOC's own pipe rule", "description": "made in the Kibana UI", "risk_score": 73,
+             "severity": "high", "type": "query", "language": "kuery", "query": "file.name : *qakbot*", "index": ["logs-*"],
+             "version": 7, "tags": ["SOC"]}
+
+
+def test_unmanaged_rule_with_the_same_rule_id_is_a_conflict_and_left_alone(workspace: Path, kibana: Any) -> None:
+    kibana.add_by_hand(dict(HAND_MADE))
+    report = run()
+    conflicts = [entry for entry in report.entries if entry.action is Action.conflict]
+    assert [(entry.target, entry.rule_id) for entry in conflicts] == [("kibana:default", DSL_ID)]
+    assert '"SOC\'s own pipe rule" (version 7) has this rule_id but was not deployed by detect' in conflicts[0].reason
+    assert not report.ok and report.outcomes == [] and kibana.writes() == []  # nothing at all is written
+    assert kibana.rules["default"][DSL_ID]["version"] == 7 and kibana.rules["default"][DSL_ID]["query"] == "file.name : *qakbot*"
+
+
+def test_adopt_takes_over_the_named_rule_and_the_plan_shows_it(workspace: Path, kibana: Any) -> None:
+    kibana.add_by_hand(dict(HAND_MADE))
+    report = run(adopt=(DSL_ID,))
+    assert report.ok, [outcome.message for outcome in report.failed]
+    adopted = [entry for entry in report.entries if entry.action is Action.adopt]
+    assert [(entry.target, entry.reason) for entry in adopted] == [
+        ("kibana:default", 'takes over "SOC\'s own pipe rule" (version 7, made outside detect) as version 1 (--adopt)')]
+    assert MANAGED_TAG in kibana.rules["default"][DSL_ID]["tags"] and kibana.rules["default"][DSL_ID]["version"] == 1
+    assert {entry.action for entry in run().entries} == {Action.unchanged}
+
+
+def test_cli_conflict_exits_1_and_adopt_of_an_unknown_rule_is_one_line(workspace: Path, kibana: Any) -> None:
+    kibana.add_by_hand(dict(HAND_MADE))
+    result = detect("deploy", "--env", "staging", cwd=workspace)
+    assert result.returncode == 1, result.stderr
+    assert "conflict" in result.stderr and f"--adopt {DSL_ID}" in result.stderr
+    unknown = detect("deploy", "--env", "staging", "--adopt", "no-such-rule", cwd=workspace)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: --adopt no-such-rule: no rule in detections has this rule_id"
+    assert kibana.writes() == []
+
+
+UI_EDITS = {
+    "query emptied": {"language": "eql", "query": ""},
+    "filters removed": {"filters": []},
+    "disabled": {"enabled": False},
+    "exception added": {"exceptions_list": [{"id": "d1", "list_id": "lab-hosts", "type": "detection", "namespace_type": "single"}]},
+}
+
+
+@pytest.mark.parametrize("edit", sorted(UI_EDITS))
+def test_a_rule_changed_in_the_ui_is_drift_and_not_overwritten(workspace: Path, kibana: Any, edit: str) -> None:
+    assert run("prod").ok  # prod: enabled, with an exclusion filter on the DSL rule
+    rule_id = EQL_ID if edit == "query emptied" else DSL_ID
+    kibana.edit_in_ui(rule_id, **UI_EDITS[edit])
+    edited = json.loads(json.dumps(kibana.rules["default"][rule_id]))
+    report = run("prod")
+    drift = [entry for entry in report.entries if entry.action is Action.drift]
+    assert [entry.rule_id for entry in drift] == [rule_id]
+    pointers = {change.pointer for change in drift[0].changes}
+    assert "/version" in pointers and pointers & {"/query", "/filters", "/enabled", "/exceptions_list"}
+    assert not report.ok and report.outcomes == []
+    assert kibana.rules["default"][rule_id] == edited  # left exactly as the analyst saved it
+    restored = run("prod", overwrite_drift=True)
+    assert restored.ok and [entry.action for entry in restored.entries if entry.rule_id == rule_id] == [Action.update]
+    assert {entry.action for entry in run("prod").entries} == {Action.unchanged}
+
+
+def test_drift_is_checked_when_the_repository_changed_too(workspace: Path, kibana: Any) -> None:
+    run()
+    kibana.edit_in_ui(DSL_ID, enabled=True)
+    _edit(DSL_FILE, risk_score=50, version=2)
+    entries = [entry for entry in run().entries if entry.rule_id == DSL_ID]
+    assert [(entry.target, entry.action) for entry in entries] == [("kibana:default", Action.drift), ("kibana:soc", Action.update)]
+    assert "(the repository's rule changed too)" in entries[0].reason
+
+
+def test_prune_does_not_delete_a_drifted_rule(workspace: Path, kibana: Any) -> None:
+    run()
+    kibana.edit_in_ui(EQL_ID, description="tuned by the SOC")
+    Path("detections/windows_app_layer_protocol_qakbot_namedpipe_eql.json").unlink()
+    report = run(prune=True)
+    assert [(entry.target, entry.action) for entry in report.entries if entry.rule_id == EQL_ID] == [
+        ("kibana:default", Action.drift), ("kibana:soc", Action.delete)]
+    assert EQL_ID in kibana.rules["default"] and EQL_ID in kibana.rules["soc"]  # blocked: nothing was applied
+
+
+def test_detect_diff_shows_drift_as_a_unified_diff(workspace: Path, kibana: Any) -> None:
+    run()
+    kibana.edit_in_ui(DSL_ID, space="soc", enabled=True)
+    clean = detect("diff", "--env", "staging", EQL_ID, cwd=workspace)
+    assert clean.returncode == 0 and clean.stdout == "", clean.stderr
+    result = detect("diff", "--env", "staging", cwd=workspace)
+    assert result.returncode == 1, result.stderr
+    assert f"# kibana:soc {DSL_ID}: drift:" in result.stdout
+    assert f"--- deployed kibana:soc/{DSL_ID}\n+++ repository kibana:soc/{DSL_ID}\n" in result.stdout
+    assert '-  "enabled": true,\n+  "enabled": false,\n' in result.stdout
+    as_json = json.loads(detect("diff", "--env", "staging", "--format", "json", cwd=workspace).stdout)
+    soc = [item for item in as_json["rules"] if item["target"] == "kibana:soc" and item["rule_id"] == DSL_ID]
+    assert as_json["differs"] is True and soc[0]["action"] == "drift"
+    assert {"pointer": "/enabled", "deployed": True, "expected": False} in soc[0]["changes"]
+
+
+# --- every answer read in full and defensively ------------------------------------------------------------
+
+def _many_rules(count: int = 25) -> None:
+    template = json.loads(DSL_FILE.read_text())
+    for number in range(count):
+        template.update(rule_id=f"generated-{number:03d}", name=f"Generated {number}")
+        Path(f"detections/generated_{number:03d}.json").write_text(json.dumps(template))
+
+
+def test_an_import_answer_that_confirms_nothing_applies_nothing(workspace: Path, kibana: Any) -> None:
+    _many_rules()
+    unreadable = {"success": False, "success_count": 0, "rules_count": 27, "errors": [
+        {"rule_id": "(unknown id)", "error": {"status_code": 400, "message": "Unexpected token in JSON"}}] * 27,
+        "exceptions_success": True, "exceptions_success_count": 0, "exceptions_errors": []}
+    kibana.answers[("POST", "/s/soc/api/detection_engine/rules/_import")] = (200, "application/json", json.dumps(unreadable).encode())
+    report = run()
+    soc = [outcome for outcome in report.outcomes if outcome.entry.target == "kibana:soc"]
+    assert len(soc) == 27 and not any(outcome.applied for outcome in soc)
+    assert all(outcome.applied for outcome in report.outcomes if outcome.entry.target == "kibana:default")
+    assert "did not confirm" in soc[0].message
+    assert not report.ok
+
+
+def test_an_import_answer_that_does_not_add_up_is_checked_by_reading_back(workspace: Path, kibana: Any) -> None:
+    _many_rules()
+    kibana.rules["soc"] = {}
+    short = {"success": True, "success_count": 20, "rules_count": 27, "errors": []}  # 7 rules unaccounted for
+    kibana.answers[("POST", "/s/soc/api/detection_engine/rules/_import")] = (200, "application/json", json.dumps(short).encode())
+    report = run()
+    soc = [outcome for outcome in report.outcomes if outcome.entry.target == "kibana:soc"]
+    # The canned answer stood in for the import: nothing reached the space, and the read-back says so for every rule.
+    assert len(soc) == 27 and not any(outcome.applied for outcome in soc)
+    assert soc[0].message == "Kibana's _import answer did not confirm it and it is not there as sent"
+    assert [method for method, path, _ in kibana.log if path == "/s/soc/api/detection_engine/rules/_find"] == ["GET", "GET"]
+    assert [entry.action for entry in run().entries if entry.target == "kibana:soc"] == [Action.create] * 27  # a rerun converges
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"rule_id": "someone-else", "id": "1", "version": 1}', b"<html>login</html>"])
+def test_a_create_answered_200_with_something_else_is_not_applied(workspace: Path, kibana: Any, body: bytes) -> None:
+    kibana.answers[("POST", "/s/soc/api/detection_engine/rules")] = (200, "application/json", body)
+    report = run()
+    failed = [(outcome.entry.target, outcome.message) for outcome in report.failed]
+    assert len(failed) == 1 and failed[0][0] == "kibana:soc" and "POST /api/detection_engine/rules" in failed[0][1]
+    assert not report.ok
+
+
+FIND_ANSWERS = {
+    "an HTML login page": (200, "text/html", b"<html><body>Log in to Kibana</body></html>",
+                           "HTTP 200 but the answer is not JSON (text/html, 42 bytes) (a login page or a proxy in between?)"),
+    "invalid JSON": (200, "application/json", b'{"data": [', "HTTP 200 but the answer is not JSON (application/json, 10 bytes)"),
+    "items without id": (200, "application/json", json.dumps({"page": 1, "per_page": 10000, "total": 1, "data": [
+        {"rule_id": "r1", "version": 1}]}).encode(), "data[0]: the id of rule r1 is missing, expected a non-empty string"),
+    'version "two"': (200, "application/json", json.dumps({"page": 1, "per_page": 10000, "total": 1, "data": [
+        {"rule_id": "r1", "id": "x", "version": "two"}]}).encode(),
+        "data[0]: the version of rule r1 is the string 'two', expected a whole number ≥ 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIND_ANSWERS))
+def test_a_malformed_find_answer_stops_before_any_write_in_one_line(workspace: Path, kibana: Any, case: str) -> None:
+    status, content_type, body, message = FIND_ANSWERS[case]
+    kibana.answers[("GET", "/s/soc/api/detection_engine/rules/_find")] = (status, content_type, body)
+    result = detect("deploy", "--env", "staging", cwd=workspace)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: kibana:soc: GET /api/detection_engine/rules/_find: {message}"
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert kibana.writes() == []
+
+
+def test_a_403_in_one_space_names_the_space(workspace: Path, kibana: Any) -> None:
+    kibana.answers[("GET", "/s/soc/api/detection_engine/rules/_find")] = (
+        403, "application/json", json.dumps({"statusCode": 403, "error": "Forbidden", "message": "no access to space soc"}).encode())
+    result = detect("deploy", "--env", "staging", cwd=workspace)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: kibana:soc: GET /api/detection_engine/rules/_find: HTTP 403: no access to space soc")
+    assert kibana.writes() == []
+
+
+def test_a_rule_made_between_plan_and_apply_is_not_overwritten(workspace: Path, kibana: Any) -> None:
+    def confirm(env: Environment, entries: list[PlanEntry]) -> bool:
+        kibana.add_by_hand(dict(HAND_MADE), space="soc")  # someone is quicker than the deploy
+        return True
+
+    report = deploy_environment("staging", config_path=Path("detect.toml"), rules_dir=Path("detections"), dry_run=False,
+                                options=PlanOptions(), confirm=confirm, progress=lambda _m: None, factory=_no_sleep_factory)
+    failed = [outcome for outcome in report.failed]
+    assert [(outcome.entry.target, outcome.entry.rule_id) for outcome in failed] == [("kibana:soc", DSL_ID)]
+    assert "appeared in kibana:soc after the plan was made (\"SOC's own pipe rule\", version 7): left as it is" in failed[0].message
+    assert kibana.rules["soc"][DSL_ID]["version"] == 7

@@ -6,6 +6,7 @@ import copy
 import json
 from typing import Any
 
+from deployer.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
 from deployer.config import TargetSettings
 from deployer.datasource import load_data_source
 from deployer.dialects.dsl import scan_dsl
@@ -13,7 +14,7 @@ from deployer.dialects.eql import parse_eql
 from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.http import RequestFailed, RetryPolicy, target_api
 from deployer.model import JSON, Exclusion, Rule, payload_hash
-from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry
 
 API_VERSION = "2023-10-31"
 # Marks the rules detect manages, so reads find them and --prune never touches anyone else's.
@@ -47,7 +48,7 @@ def compile_rule(rule: Rule) -> JSON:
         payload["required_fields"] = required
     marker = _marker(rule)
     payload["meta"] = {"detect": marker}
-    marker["payload_hash"] = payload_hash(payload)
+    marker["payload_hash"] = payload_hash(comparable(payload))
     return payload
 
 
@@ -168,6 +169,59 @@ def _data_source_of(index: list[str]) -> str:
                               "deployer/datasources/ first")
 
 
+# --- what Kibana holds, as comparable to what detect sends ----------------------------------------------
+
+# Kibana's own bookkeeping in every rule it answers with (ResponseFields in its API description), plus the saved
+# object resolution fields: never part of what detect deploys.
+SERVER_FIELDS = frozenset({"id", "created_at", "created_by", "updated_at", "updated_by", "revision", "immutable",
+                           "rule_source", "execution_summary", "outcome", "alias_target_id", "alias_purpose"})
+# Values Kibana fills in for fields a create request leaves out (required in its rule responses): a rule holding
+# them says nothing more than one without them.
+KIBANA_DEFAULTS: dict[str, Any] = {
+    "actions": [], "exceptions_list": [], "author": [], "false_positives": [], "references": [], "risk_score_mapping": [],
+    "severity_mapping": [], "threat": [], "setup": "", "related_integrations": [], "required_fields": [], "max_signals": 100,
+    "to": "now", "filters": [], "output_index": "", "tags": [], "note": "", "response_actions": [],
+}
+
+
+def comparable(rule: JSON) -> JSON:
+    """A Kibana rule (a payload detect sends, or one Kibana answers with) reduced to what the rule does: server
+    fields and defaults dropped, `ecs` flags of required fields and detect's own payload hash removed. Two rules
+    compare equal here exactly when Kibana would run them the same way."""
+    reduced: JSON = {key: copy.deepcopy(value) for key, value in rule.items()
+                     if key not in SERVER_FIELDS and value is not None and KIBANA_DEFAULTS.get(key, _UNSET) != value}
+    if isinstance(reduced.get("required_fields"), list):
+        reduced["required_fields"] = [{key: value for key, value in item.items() if key != "ecs"} if isinstance(item, dict) else item
+                                      for item in reduced["required_fields"]]
+    meta = reduced.get("meta")
+    if isinstance(meta, dict):
+        meta.pop("kibana_siem_app_url", None)  # a link the UI writes into the rule it saves, not a change of the rule
+        marker = meta.get("detect")
+        if isinstance(marker, dict):
+            marker.pop("payload_hash", None)
+        if not meta:
+            del reduced["meta"]
+    return reduced
+
+
+_UNSET = object()
+
+
+def deployed_rule(item: Any, where: str) -> Deployed:
+    """One rule of a Kibana answer, checked for the fields a plan relies on (BadAnswer otherwise)."""
+    rule = need_object(item, where, "the rule")
+    rule_id = need_text(rule.get("rule_id"), where, "rule_id")
+    remote_id = need_text(rule.get("id"), where, f"the id of rule {rule_id}")
+    version = need_count(rule.get("version"), where, f"the version of rule {rule_id}", minimum=1)
+    marker = object_or_empty(object_or_empty(rule, "meta"), "detect")
+    tags = rule.get("tags")
+    tags = tags if isinstance(tags, list) else []
+    content = comparable(rule)
+    return Deployed(rule_id, remote_id, version, str(marker.get("content_hash") or ""), str(marker.get("payload_hash") or ""),
+                    str(rule.get("name") or ""), managed=bool(marker) or MANAGED_TAG in tags,
+                    observed_hash=payload_hash(content), content=content)
+
+
 # --- reading and applying -------------------------------------------------------------------------
 
 # Above this many writes, rules go through _import in chunks instead of one request each.
@@ -178,43 +232,62 @@ IMPORT_CHUNK_BYTES = 8 * 1024 * 1024
 # deploy costs one request per space however many rules it holds.
 _FIND_WINDOW = 10_000
 _PAGE = _FIND_WINDOW
+_RULES = "/api/detection_engine/rules"
 
 
 class KibanaTarget:
-    """One Kibana space of one environment: read the rules detect manages there, apply a plan to them."""
+    """One Kibana space of one environment: read its rules, apply a plan to the ones detect may touch."""
 
-    def __init__(self, settings: TargetSettings, space: str, *, transport: Any = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, settings: TargetSettings, space: str, *, transport: Any = None, retry: RetryPolicy | None = None,
+                 **client_options: Any) -> None:
         prefix = "" if space == "default" else f"/s/{space}"
         self.label = f"kibana:{space}"
         # httpx sets Content-Type per body (JSON, or multipart for _import)
         self.api = target_api(settings, settings.url + prefix, {"kbn-xsrf": "true", "elastic-api-version": API_VERSION},
-                              retry=retry, transport=transport)
+                              retry=retry, transport=transport, **client_options)
 
     def close(self) -> None:
         self.api.close()
 
+    def _where(self, method: str, path: str) -> str:
+        return f"{self.label}: {method} {path}"
+
     def read_deployed(self) -> dict[str, Deployed]:
-        """Every rule carrying detect's tag in this space, through _find (one request, unless Kibana caps per_page)."""
+        """Every rule of this space (not only detect's: a rule made by hand with the same rule_id must be seen to
+        be left alone), through _find: one request, unless Kibana caps per_page."""
+        try:
+            return self._read_all()
+        except RequestFailed as error:
+            raise DetectError(f"{self.label}: {error}") from None
+        except BadAnswer as error:
+            raise BadAnswer(self.api.scrub(str(error))) from None
+
+    def _read_all(self) -> dict[str, Deployed]:
         deployed: dict[str, Deployed] = {}
         page = 1
+        path = f"{_RULES}/_find"
         while True:
-            response = self.api.request("GET", "/api/detection_engine/rules/_find", params={
-                "filter": f'alert.attributes.tags:"{MANAGED_TAG}"', "per_page": _PAGE, "page": page,
-                "sort_field": "name", "sort_order": "asc"}).json()
-            for item in response.get("data", []):
-                marker = (item.get("meta") or {}).get("detect") or {}
-                deployed[item["rule_id"]] = Deployed(item["rule_id"], item["id"], int(item.get("version", 1)),
-                                                     str(marker.get("content_hash", "")), str(marker.get("payload_hash", "")),
-                                                     item.get("name", ""))
-            total, per_page = int(response.get("total", 0)), int(response.get("per_page", _PAGE))
-            if page * per_page >= total or not response.get("data"):
+            where = self._where("GET", path)
+            answer = need_object(json_body(self.api.request("GET", path, params={
+                "per_page": _PAGE, "page": page, "sort_field": "name", "sort_order": "asc"}), where), where, "the answer")
+            items = need_list(answer.get("data"), where, "its data")
+            for number, item in enumerate(items):
+                rule = deployed_rule(item, f"{where}: data[{(page - 1) * _PAGE + number}]")
+                deployed[rule.rule_id] = rule
+            total = need_count(answer.get("total"), where, "its total")
+            per_page = need_count(answer.get("per_page", _PAGE), where, "its per_page", minimum=1)
+            if page * per_page >= total or not items:
                 return deployed
             if (page + 1) * per_page > _FIND_WINDOW:
-                raise DetectError(f"{self.label} holds {total} rules detect manages; Kibana's _find reads at most {_FIND_WINDOW}")
+                raise DetectError(f"{self.label} holds {total} rules; Kibana's _find reads at most {_FIND_WINDOW}")
             page += 1
 
+    def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]:
+        """Kibana checks a rule's fields itself when it runs it: nothing to read before writing."""
+        return entries
+
     def apply(self, entries: list[PlanEntry]) -> list[Outcome]:
-        writes = [entry for entry in entries if entry.action in (Action.create, Action.update)]
+        writes = [entry for entry in entries if entry.action in (Action.create, Action.update, Action.adopt)]
         deletes = [entry for entry in entries if entry.action is Action.delete]
         outcomes = self._import(writes) if len(writes) > IMPORT_THRESHOLD else [self._write(entry) for entry in writes]
         return outcomes + [self._delete(entry) for entry in deletes]
@@ -224,37 +297,100 @@ class KibanaTarget:
         payload = entry.desired.payload
         try:
             if entry.action is Action.create:
-                response = self.api.request("POST", "/api/detection_engine/rules", json=payload, ok=(200, 409))
-                if response.status_code != 409:
-                    return Outcome(entry, True, "created")
-                # A retried create whose first attempt did land: the rule exists, so replace it.
-            self.api.request("PUT", "/api/detection_engine/rules", json=payload)
-            return Outcome(entry, True, "updated")
-        except RequestFailed as error:
-            return Outcome(entry, False, str(error))
+                response = self.api.request("POST", _RULES, json=payload, ok=(200, 409))
+                if response.status_code == 409:
+                    return self._confirm_existing(entry)
+                return self._confirmed(entry, response, "POST", "created")
+            response = self.api.request("PUT", _RULES, json=payload)
+            return self._confirmed(entry, response, "PUT", "adopted" if entry.action is Action.adopt else "updated")
+        except (RequestFailed, BadAnswer) as error:
+            return Outcome(entry, False, self.api.scrub(str(error)))
+
+    def _confirmed(self, entry: PlanEntry, response: Any, method: str, done: str) -> Outcome:
+        """Applied only when Kibana answers with the rule it now holds, and that rule is the one sent."""
+        assert entry.desired is not None
+        where = self._where(method, _RULES)
+        rule = deployed_rule(json_body(response, where), where)
+        if rule.rule_id != entry.rule_id or rule.observed_hash != entry.desired.payload_hash:
+            return Outcome(entry, False, f"{where}: HTTP {response.status_code} but the rule in the answer is not the one "
+                                         "sent: Kibana did not confirm it; rerun to see what it holds")
+        return Outcome(entry, True, done)
+
+    def _confirm_existing(self, entry: PlanEntry) -> Outcome:
+        """A create answered 409: a retried create whose first attempt landed, or a rule made since the plan was read.
+        Only the first counts as applied; the second is left alone."""
+        assert entry.desired is not None
+        where = self._where("GET", f"{_RULES}?rule_id={entry.rule_id}")
+        rule = deployed_rule(json_body(self.api.request("GET", _RULES, params={"rule_id": entry.rule_id}), where), where)
+        if rule.managed and rule.observed_hash == entry.desired.payload_hash:
+            return Outcome(entry, True, "created (confirmed after a retried request)")
+        return Outcome(entry, False, f"a rule with this rule_id appeared in {self.label} after the plan was made "
+                                     f'("{rule.name}", version {rule.version}): left as it is; rerun to plan it')
 
     def _delete(self, entry: PlanEntry) -> Outcome:
         try:
-            self.api.request("DELETE", "/api/detection_engine/rules", params={"rule_id": entry.rule_id}, ok=(200, 404))
+            self.api.request("DELETE", _RULES, params={"rule_id": entry.rule_id}, ok=(200, 404))
             return Outcome(entry, True, "deleted")
         except RequestFailed as error:
             return Outcome(entry, False, str(error))
 
     def _import(self, entries: list[PlanEntry]) -> list[Outcome]:
-        """Many writes through _import?overwrite=true in chunks; its 200 answer lists per-rule errors."""
+        """Many writes through _import?overwrite=true in chunks. Its HTTP 200 answer counts rules and lists errors,
+        some without a rule_id ("(unknown id)" for lines it could not read): when the answer does not account for every
+        rule sent, the space is read back and only the rules found as sent count as applied."""
         outcomes: list[Outcome] = []
+        path = f"{_RULES}/_import"
+        where = self._where("POST", path)
         for chunk in _chunks(entries):
             body = "".join(json.dumps(entry.desired.payload, ensure_ascii=False) + "\n" for entry in chunk if entry.desired)
             try:
-                result = self.api.request("POST", "/api/detection_engine/rules/_import", params={"overwrite": "true"},
-                                          files={"file": ("rules.ndjson", body.encode("utf-8"), "application/ndjson")}).json()
-            except RequestFailed as error:
-                outcomes += [Outcome(entry, False, str(error)) for entry in chunk]
+                response = self.api.request("POST", path, params={"overwrite": "true"},
+                                            files={"file": ("rules.ndjson", body.encode("utf-8"), "application/ndjson")})
+                failed, accounted = _import_answer(need_object(json_body(response, where), where, "the answer"),
+                                                   {entry.rule_id for entry in chunk}, where)
+            except (RequestFailed, BadAnswer) as error:
+                outcomes += [Outcome(entry, False, self.api.scrub(str(error))) for entry in chunk]
                 continue
-            failed = {str(error.get("rule_id")): str((error.get("error") or {}).get("message", "import failed"))
-                      for error in result.get("errors", [])}
-            outcomes += [Outcome(entry, entry.rule_id not in failed, failed.get(entry.rule_id, "imported")) for entry in chunk]
+            if accounted:
+                outcomes += [Outcome(entry, entry.rule_id not in failed, failed.get(entry.rule_id, "imported")) for entry in chunk]
+            else:
+                outcomes += self._confirm_by_reading(chunk, failed)
         return outcomes
+
+    def _confirm_by_reading(self, chunk: list[PlanEntry], failed: dict[str, str]) -> list[Outcome]:
+        try:
+            held = self._read_all()
+        except (RequestFailed, BadAnswer, DetectError) as error:
+            reason = f"Kibana's _import answer does not account for every rule, and reading them back failed: {error}"
+            return [Outcome(entry, False, self.api.scrub(reason)) for entry in chunk]
+        outcomes = []
+        for entry in chunk:
+            rule = held.get(entry.rule_id)
+            if entry.desired is not None and rule is not None and rule.observed_hash == entry.desired.payload_hash:
+                outcomes.append(Outcome(entry, True, "imported (confirmed by reading it back)"))
+            else:
+                outcomes.append(Outcome(entry, False, failed.get(entry.rule_id, "Kibana's _import answer did not confirm "
+                                                                               "it and it is not there as sent")))
+        return outcomes
+
+
+def _import_answer(answer: JSON, sent: set[str], where: str) -> tuple[dict[str, str], bool]:
+    """Per rule_id error messages, and whether the answer accounts for every rule sent (each failed by rule_id, the
+    rest counted as successes)."""
+    failed: dict[str, str] = {}
+    unknown = 0
+    for number, error in enumerate(need_list(answer.get("errors", []), where, "its errors")):
+        item = need_object(error, where, f"errors[{number}]")
+        rule_id = item.get("rule_id")
+        details = object_or_empty(item, "error")
+        message = str(details.get("message") or "import failed")[:500]
+        if isinstance(rule_id, str) and rule_id in sent:
+            failed[rule_id] = f"Kibana refused it: {message}"
+        else:
+            unknown += 1
+    success_count = answer.get("success_count")
+    counted = isinstance(success_count, int) and not isinstance(success_count, bool) and success_count == len(sent) - len(failed)
+    return failed, counted and unknown == 0 and answer.get("success") is (not failed)
 
 
 def _chunks(entries: list[PlanEntry]) -> list[list[PlanEntry]]:
@@ -268,3 +404,8 @@ def _chunks(entries: list[PlanEntry]) -> list[list[PlanEntry]]:
         chunks[-1].append(entry)
         size += entry_size
     return [chunk for chunk in chunks if chunk]
+
+
+def desired_rule(rule: Rule) -> Desired:
+    payload = compile_rule(rule)
+    return Desired(rule, payload, payload["meta"]["detect"]["payload_hash"], comparable(payload))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from deployer.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
 from deployer.config import TargetSettings
 from deployer.errors import DetectError
 from deployer.http import RequestFailed, RetryPolicy, target_api
 from deployer.model import JSON, Duration, Rule, payload_hash
-from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry
+from deployer.targets.opensearch_stored import comparable
 
 # Alerting severities run from 1 (highest) to 5.
 SEVERITY = {"critical": "1", "high": "2", "medium": "3", "low": "4"}
@@ -55,7 +57,7 @@ def compile_rule(rule: Rule) -> JSON:
         }}],
         "ui_metadata": {"detect": _marker(rule)},
     }
-    monitor["ui_metadata"]["detect"]["payload_hash"] = payload_hash(monitor)
+    monitor["ui_metadata"]["detect"]["payload_hash"] = payload_hash(comparable(monitor))
     return monitor
 
 
@@ -82,17 +84,45 @@ def _rule_query(rule: Rule) -> Any:
 # --- reading and applying -------------------------------------------------------------------------
 
 _MONITORS = "/_plugins/_alerting/monitors"
-_PAGE = 500
+# Alerting's config index answers searches up to its result window (10,000): one request reads every monitor.
+_PAGE = 10_000
+
+
+def desired_rule(rule: Rule) -> Desired:
+    monitor = compile_rule(rule)
+    return Desired(rule, monitor, monitor["ui_metadata"]["detect"]["payload_hash"], comparable(monitor))
+
+
+def deployed_monitor(hit: Any, where: str) -> tuple[Deployed | None, list[str]]:
+    """A search hit as a Deployed monitor (None when it is not detect's), and the ids of its bucket triggers: detect
+    names its trigger after the rule_id, so a monitor whose marker was removed (Dashboards rewrites ui_metadata when
+    someone edits the monitor there) is still known as detect's."""
+    item = need_object(hit, where, "a hit")
+    remote_id = need_text(item.get("_id"), where, "the _id of a hit")
+    source = need_object(item.get("_source"), where, f"the _source of monitor {remote_id}")
+    monitor = need_object(source.get("monitor", source), where, f"monitor {remote_id}")
+    marker = object_or_empty(object_or_empty(monitor, "ui_metadata"), "detect") or None
+    trigger_ids = [str(trigger["bucket_level_trigger"].get("id")) for trigger in monitor.get("triggers") or []
+                   if isinstance(trigger, dict) and isinstance(trigger.get("bucket_level_trigger"), dict)]
+    content = comparable(monitor)
+    observed = payload_hash(content)
+    if marker is None:
+        return None, [trigger_id for trigger_id in trigger_ids if trigger_id]
+    rule_id = need_text(marker.get("rule_id"), where, f"the detect rule_id of monitor {remote_id}")
+    version = need_count(marker.get("version"), where, f"the detect version of monitor {remote_id}", minimum=1)
+    return Deployed(rule_id, remote_id, version, str(marker.get("content_hash") or ""), str(marker.get("payload_hash") or ""),
+                    str(monitor.get("name") or ""), observed_hash=observed, content=content), []
 
 
 class OpenSearchTarget:
     """The Alerting monitors of one OpenSearch cluster: detect's are those whose ui_metadata carries its marker."""
 
-    def __init__(self, settings: TargetSettings, *, transport: Any = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, settings: TargetSettings, *, transport: Any = None, retry: RetryPolicy | None = None,
+                 **client_options: Any) -> None:
         self.label = "opensearch"
         # Alerting's monitor _search drops ui_metadata (where detect's marker lives) unless the caller is Dashboards.
         self.api = target_api(settings, settings.url, {"User-Agent": "OpenSearch-Dashboards detect"},
-                              retry=retry, transport=transport)
+                              retry=retry, transport=transport, **client_options)
 
     def close(self) -> None:
         self.api.close()
@@ -115,32 +145,43 @@ class OpenSearchTarget:
             raise DetectError(f"{self.api.base_url}: reading the field types of the monitors' indices: {error}") from None
 
     def read_deployed(self) -> dict[str, Deployed]:
-        """One search per 500 monitors; ui_metadata is not searchable, so the marker is read client-side."""
+        """Every monitor in one search; ui_metadata is not searchable, so the marker is read client-side."""
+        try:
+            return self._read_all()
+        except RequestFailed as error:
+            if error.status == 400 and "no handler found" in str(error):
+                raise DetectError(f"{self.api.base_url} has no Alerting plugin: detect deploys OpenSearch rules as "
+                                  "Alerting monitors (install opensearch-alerting there)") from None
+            raise DetectError(f"{self.label}: {error}") from None
+        except BadAnswer as error:
+            raise BadAnswer(self.api.scrub(str(error))) from None
+
+    def _read_all(self) -> dict[str, Deployed]:
         deployed: dict[str, Deployed] = {}
+        unmarked: dict[str, str] = {}  # trigger id -> monitor id, for monitors without detect's marker
+        path = f"{_MONITORS}/_search"
+        where = f"{self.label}: POST {path}"
         offset = 0
         while True:
-            try:
-                response = self.api.request("POST", f"{_MONITORS}/_search", ok=(200, 404), json={
-                    "query": {"match_all": {}}, "size": _PAGE, "from": offset, "sort": [{"_id": "asc"}]})
-            except RequestFailed as error:
-                if error.status == 400 and "no handler found" in str(error):
-                    raise DetectError(f"{self.api.base_url} has no Alerting plugin: detect deploys OpenSearch rules as "
-                                      "Alerting monitors (install opensearch-alerting there)") from None
-                raise
+            response = self.api.request("POST", path, ok=(200, 404), json={
+                "query": {"match_all": {}}, "size": _PAGE, "from": offset, "sort": [{"_id": "asc"}]})
             if response.status_code == 404:  # no monitor was ever created: the config index does not exist yet
-                return deployed
-            hits = response.json().get("hits", {}).get("hits", [])
-            for hit in hits:
-                source = hit.get("_source", {})
-                monitor = source.get("monitor", source)
-                marker = (monitor.get("ui_metadata") or {}).get("detect")
-                if marker and marker.get("rule_id"):
-                    deployed[marker["rule_id"]] = Deployed(marker["rule_id"], hit["_id"], int(marker.get("version", 0)),
-                                                           str(marker.get("content_hash", "")), str(marker.get("payload_hash", "")),
-                                                           monitor.get("name", ""))
+                break
+            answer = need_object(json_body(response, where), where, "the answer")
+            hits = need_list(need_object(answer.get("hits"), where, "its hits").get("hits"), where, "its hits.hits")
+            for number, hit in enumerate(hits):
+                monitor, trigger_ids = deployed_monitor(hit, f"{where}: hits[{offset + number}]")
+                if monitor is not None:
+                    deployed[monitor.rule_id] = monitor
+                for trigger_id in trigger_ids:
+                    unmarked[trigger_id] = str(hit["_id"])
             if len(hits) < _PAGE:
-                return deployed
+                break
             offset += _PAGE
+        for rule_id, remote_id in unmarked.items():
+            # detect's monitor with its marker gone: managed, and drifted (nothing to compare it with).
+            deployed.setdefault(rule_id, Deployed(rule_id, remote_id, 1, "", "", marker_lost=True))
+        return deployed
 
     def apply(self, entries: list[PlanEntry]) -> list[Outcome]:
         return [self._apply(entry) for entry in entries if entry.writes]
@@ -151,10 +192,18 @@ class OpenSearchTarget:
                 self.api.request("DELETE", f"{_MONITORS}/{entry.deployed.remote_id}", ok=(200, 404))
                 return Outcome(entry, True, "deleted")
             assert entry.desired is not None
-            if entry.action is Action.update and entry.deployed:
-                self.api.request("PUT", f"{_MONITORS}/{entry.deployed.remote_id}", json=entry.desired.payload)
-                return Outcome(entry, True, "updated")
-            self.api.request("POST", _MONITORS, json=entry.desired.payload, ok=(200, 201))
-            return Outcome(entry, True, "created")
-        except RequestFailed as error:
-            return Outcome(entry, False, str(error))
+            if entry.action in (Action.update, Action.adopt) and entry.deployed:
+                path = f"{_MONITORS}/{entry.deployed.remote_id}"
+                response = self.api.request("PUT", path, json=entry.desired.payload)
+                return self._confirmed(entry, response, f"PUT {path}", "updated")
+            response = self.api.request("POST", _MONITORS, json=entry.desired.payload, ok=(200, 201))
+            return self._confirmed(entry, response, f"POST {_MONITORS}", "created")
+        except (RequestFailed, BadAnswer) as error:
+            return Outcome(entry, False, self.api.scrub(str(error)))
+
+    def _confirmed(self, entry: PlanEntry, response: Any, request: str, done: str) -> Outcome:
+        """Applied only when Alerting answers with the id of the monitor it stored."""
+        where = f"{self.label}: {request}"
+        answer = need_object(json_body(response, where), where, "the answer")
+        monitor_id = need_text(answer.get("_id"), where, "the monitor id in the answer")
+        return Outcome(entry, True, f"{done} (monitor {monitor_id})")

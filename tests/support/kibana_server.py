@@ -4,7 +4,11 @@ Every request is validated against Kibana's official OpenAPI description (openap
 $DETECT_KIBANA_OPENAPI) before it is served: a request the contract refuses gets 400 with the reason, and
 the test sees it. Behind that gate the server keeps rules per space with the semantics Kibana documents
 (create answers 409 for an existing rule_id, update and delete 404 for a missing one, _import answers 200
-with per-rule errors). Faults can be queued to prove retries: HTTP 500/429, a reset connection, a stall.
+with per-rule errors) and answers with rules as Kibana does: the fields a request left out filled with
+Kibana's defaults, its own bookkeeping added (id, revision, created_at, ...), `ecs` on required fields. Every
+rule it answers with is checked against the contract's RuleResponse. `edit_in_ui` changes a rule the way
+Kibana's rule editor does (a patch that raises the version). Faults can be queued to prove retries: HTTP
+500/429, a reset connection, a stall; `answers` replaces the next answer to a route with any bytes.
 """
 
 from __future__ import annotations
@@ -51,6 +55,35 @@ def _rule_validator(path: str) -> Any:
     return OAS30Validator(schema)
 
 
+# What Kibana fills in for a field a create leaves out (convertCreateAPIToInternalSchema in Kibana's rule
+# management; the contract lists these fields as required in every rule response, without their values).
+KIBANA_CREATE_DEFAULTS: dict[str, Any] = {
+    "enabled": True, "interval": "5m", "from": "now-6m", "to": "now", "max_signals": 100, "setup": "", "tags": [],
+    "author": [], "false_positives": [], "references": [], "risk_score_mapping": [], "severity_mapping": [], "threat": [],
+    "actions": [], "exceptions_list": [], "related_integrations": [], "required_fields": [],
+}
+
+
+@cache
+def _response_validator(path: str) -> Any:
+    import yaml
+    from openapi_schema_validator import OAS30Validator
+
+    with open(path, encoding="utf-8") as handle:
+        contract = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    # Discriminators are hints over oneOf/anyOf, and some of this contract's mappings name schemas it does not define
+    # (rule_source's "internal"): validate by the alternatives themselves.
+    return OAS30Validator({"$ref": "#/components/schemas/RuleResponse", "components": _without_discriminators(contract["components"])})
+
+
+def _without_discriminators(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_discriminators(value) for key, value in node.items() if key != "discriminator"}
+    if isinstance(node, list):
+        return [_without_discriminators(item) for item in node]
+    return node
+
+
 @dataclass
 class Fault:
     kind: str  # "500", "429", "reset", "stall"
@@ -67,6 +100,18 @@ class KibanaServer:
     log: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
     contract_errors: list[str] = field(default_factory=list)
     url: str = ""
+    # (method, path suffix) -> (status, content type, body): the next answer to that route, whatever it is
+    answers: dict[tuple[str, str], tuple[int, str, bytes]] = field(default_factory=dict)
+
+    def edit_in_ui(self, rule_id: str, space: str = "default", **changes: Any) -> dict[str, Any]:
+        """Change a stored rule as Kibana's rule editor saves it: the fields changed, version and revision raised."""
+        rule = self.rules[space][rule_id]
+        rule.update(changes, version=rule["version"] + 1, revision=rule["revision"] + 1, updated_by="soc-analyst")
+        return rule
+
+    def add_by_hand(self, rule: dict[str, Any], space: str = "default") -> dict[str, Any]:
+        """A rule someone created in Kibana without detect."""
+        return self._store(self.rules.setdefault(space, {}), rule)
 
     def writes(self) -> list[tuple[str, str, int]]:
         return [entry for entry in self.log if entry[0] != "GET"]
@@ -88,6 +133,11 @@ class KibanaServer:
                 self.log.append((request.method, request.path, status))
                 return Response(json.dumps({"message": f"injected {status}"}), status, content_type="application/json",
                                 headers={"Retry-After": "0"} if status == 429 else None)(environ, start_response)
+        canned = next((key for key in self.answers if key[0] == request.method and request.path.endswith(key[1])), None)
+        if canned is not None:
+            status, content_type, body = self.answers.pop(canned)
+            self.log.append((request.method, request.path, status))
+            return Response(body, status, content_type=content_type)(environ, start_response)
         response = self._serve(request)
         self.log.append((request.method, request.path, response.status_code))
         return response(environ, start_response)
@@ -120,6 +170,11 @@ class KibanaServer:
             if body["rule_id"] not in store:
                 return _json({"message": f"rule_id: \"{body['rule_id']}\" not found", "status_code": 404}, 404)
             return _json(self._store(store, body), 200)
+        if route == ("GET", "/api/detection_engine/rules"):
+            rule_id = request.args.get("rule_id", "")
+            if rule_id not in store:
+                return _json({"message": f"rule_id: \"{rule_id}\" not found", "status_code": 404}, 404)
+            return _json(store[rule_id], 200)
         if route == ("DELETE", "/api/detection_engine/rules"):
             rule_id = request.args.get("rule_id", "")
             if rule_id not in store:
@@ -151,7 +206,16 @@ class KibanaServer:
 
     def _store(self, store: dict[str, dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
         existing = store.get(body["rule_id"])
-        rule = {**body, "id": existing["id"] if existing else str(uuid.uuid4()), "revision": existing["revision"] + 1 if existing else 0}
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        rule = {**KIBANA_CREATE_DEFAULTS, "version": 1, **body,
+                "id": existing["id"] if existing else str(uuid.uuid4()), "revision": existing["revision"] + 1 if existing else 0,
+                "created_at": existing["created_at"] if existing else now, "created_by": "detect-ci", "updated_at": now,
+                "updated_by": "detect-ci", "immutable": False, "rule_source": {"type": "internal"}}
+        rule["required_fields"] = [{**item, "ecs": item["name"].startswith(("event.", "process.", "file.", "host.", "user."))}
+                                   for item in body.get("required_fields", [])]
+        invalid = [f"{list(error.absolute_path)}: {error.message}" for error in _response_validator(self.spec_path).iter_errors(rule)]
+        if invalid:  # the server itself must answer as the contract says Kibana does
+            self.contract_errors.append(f"response for {body['rule_id']}: {invalid[:3]}")
         store[body["rule_id"]] = rule
         return rule
 
