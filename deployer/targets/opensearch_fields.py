@@ -142,26 +142,36 @@ def mismatches(uses: dict[str, tuple[str, ...]], indices: list[str],
     return found
 
 
+def _mapped_as(item: Mismatch) -> str:
+    return f"{item.type}, not keyword" if item.type in TEXT_TYPES else f"{item.type} that cannot be aggregated"
+
+
 def reason(found: list[Mismatch]) -> str:
     """One line: the first index and every field it maps wrongly, what the monitor does with them, the fix."""
     first = found[0].index
     here = [item for item in found if item.index == first]
     others = sorted({item.index for item in found} - {first})
-    kinds = sorted({item.type for item in here})
+    by_kind: dict[str, list[str]] = {}
+    for item in here:
+        by_kind.setdefault(_mapped_as(item), []).append(item.field)
+    subject = " and ".join(f"{_listed(names)} as {kind}" for kind, names in by_kind.items())
     if len(here) == 1:
-        subject, pronoun = f"{here[0].field} as {here[0].type}", "it"
-        uses = " and ".join(f"{use} it" for use in here[0].uses)
+        pronoun, uses = "it", " and ".join(f"{use} it" for use in here[0].uses)
     else:
-        names = [item.field for item in here]
-        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more field(s)" if len(names) > 4 else "")
-        subject, pronoun, uses = f"{shown} as {'/'.join(kinds)}", "them", "groups by or matches them"
+        pronoun, uses = "them", "groups by or matches them"
     grouped = any(_GROUPS in item.uses for item in here)
     effect = "so every run of the monitor fails there" if grouped else "so it tests analysed tokens there and misses events"
-    line = (f"{first} maps {subject}, not keyword; the monitor {uses}, {effect} "
-            f"(map {pronoun} as keyword, e.g. with an index template)")
+    fix = "as keyword" if all(item.type in TEXT_TYPES for item in here) else "as keyword with doc values"
+    line = f"{first} maps {subject}; the monitor {uses}, {effect} (map {pronoun} {fix}, e.g. with an index template)"
     if others:
         line += f"; {len(others)} more index(es) too: {', '.join(others[:2])}{', …' if len(others) > 2 else ''}"
     return line
+
+
+def _listed(names: list[str], shown: int = 4) -> str:
+    if len(names) <= shown:
+        return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more field(s)"
 
 
 def refuse_unrunnable(entries: list[PlanEntry], fetch: Fetch) -> list[PlanEntry]:

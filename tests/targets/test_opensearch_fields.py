@@ -18,6 +18,7 @@ from deployer.errors import DetectError
 from deployer.http import RetryPolicy
 from deployer.model import Rule
 from deployer.plan import Action, Desired, PlanEntry
+from deployer.prove.engines import Connection, OpenSearchEngine
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule
 from deployer.targets.opensearch_fields import field_uses
 from tests.conftest import DSL_RULE, EQL_RULE
@@ -53,6 +54,9 @@ def node(opensearch_node: RunningNode) -> Iterator[httpx.Client]:
     # Pattern-matched, not grouped: host.name keyword, file.name text.
     assert client.put(f"/{PREFIX}c-text-name", json={"mappings": {"properties": {
         "host": {"properties": {"name": {"type": "keyword"}}}, "file": {"properties": {"name": {"type": "text"}}}}}}).status_code == 200
+    # Keyword without doc values: searchable, but no aggregation can read it.
+    assert client.put(f"/{PREFIX}d-no-doc-values", json={"mappings": {"properties": {
+        "host": {"properties": {"name": {"type": "keyword", "doc_values": False}}}}}}).status_code == 200
     # A data stream written with dynamic mapping: its backing index is .ds-<stream>-000001.
     assert client.put(f"/_index_template/{PREFIX}ds", json={"index_patterns": [f"{PREFIX}ds-*"], "data_stream": {}}).status_code == 200
     assert client.post(f"/{PREFIX}ds-windows/_doc?refresh=true", json=FULL_EVENT).status_code == 201
@@ -138,6 +142,19 @@ def test_a_pattern_on_a_text_field_misses_events(target: tuple[OpenSearchTarget,
     assert planned.reason == (
         "detect-preflight-c-text-name maps file.name as text, not keyword; the monitor pattern-matches it, so it "
         "tests analysed tokens there and misses events (map it as keyword, e.g. with an index template)")
+
+
+def test_a_group_field_without_doc_values_is_refused(target: tuple[OpenSearchTarget, CountingTransport],
+                                                     dsl_document: dict[str, Any]) -> None:
+    client, _ = target
+    entry = _entry(dsl_document, [f"{PREFIX}d-*"], group_by=["host.name"], alert_suppression={"group_by": ["host.name"]})
+    (planned,) = client.preflight([entry])
+    assert planned.reason == (
+        "detect-preflight-d-no-doc-values maps host.name as keyword that cannot be aggregated; the monitor groups by "
+        "it, so every run of the monitor fails there (map it as keyword with doc values, e.g. with an index template)")
+    # What the line says is what the engine does with that monitor.
+    run = OpenSearchEngine(Connection(client.api.base_url)).run_monitor(entry.desired.payload if entry.desired else {}, 0)
+    assert run.error is not None and "Can't load fielddata on [host.name]" in run.error, run.error
 
 
 def test_an_eql_rule_is_checked_through_its_translation(target: tuple[OpenSearchTarget, CountingTransport],
