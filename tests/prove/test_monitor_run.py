@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deployer.cluster.node import RunningNode
 from deployer.datasource import load_data_source
@@ -175,6 +177,37 @@ def test_an_answer_that_is_not_an_object_is_a_failed_run(monitor: Answer, answer
     run = read_alerting_answer(answer, monitor)
     assert run.error == f"Alerting _execute answered {type(answer).__name__}, not a JSON object"
     assert not run.triggered and run.groups == ()
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, (*path, key))
+
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                            max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_part_of_the_answer_replaced_gives_a_run_or_one_line(recorded: Answer, monitor: Answer, data: st.DataObject) -> None:
+    answer = copy.deepcopy(recorded["response"])
+    paths = list(_paths(answer))[1:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        node: Any = answer
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = data.draw(_JSON_VALUES)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier replacement removed this place
+    run = read_alerting_answer(answer, monitor)
+    assert run.error is None or ("\n" not in run.error and "Error" not in run.error), run.error
+    assert all(len(group) == len(_group_fields(monitor)) for group in run.groups)
 
 
 # --- the same monitor on the real local node, without Alerting --------------------------------------------------
