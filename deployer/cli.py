@@ -344,7 +344,7 @@ def cluster_up(engine: EngineOption = ClusterEngine.opensearch, output: ClusterF
                verbose: VerboseOption = False) -> None:
     """Start a local single-node cluster on loopback (downloads the engine once) and leave it running.
 
-    What a killed `cluster up` left behind (a node that never became healthy, its folder) is removed first.
+    A node a killed `cluster up` left behind, and its folder, are removed first.
     """
     from deployer import render
     from deployer.local_cluster import cluster_up as up
@@ -361,8 +361,9 @@ def cluster_status(
 ) -> None:
     """Show, per engine, whether the local cluster is running and where it listens.
 
-    Exit 0 when a node runs (of --engine, or of any engine without it), 1 when none does. Orphans of a killed
-    `cluster up` are removed on the way.
+    Exit 0 when a node runs (of --engine, or of any engine without it), 1 when none does.
+
+    A node a killed `cluster up` left behind, and its folder, are removed on the way.
     """
     from deployer.local_cluster import cluster_status as status
 

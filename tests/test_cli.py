@@ -107,3 +107,45 @@ def test_help_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of detect, as the words a user types before --help."""
+    from typer.main import get_command
+
+    from deployer.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+def test_help_of_every_command_shows_flags_without_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option, so a type shown next to a flag stays on its line
+    paths = _command_paths()
+    assert ["cluster", "status"] in paths and ["deploy"] in paths and len(paths) >= 12
+    for path in paths:
+        result = detect(*path, "--help")
+        assert result.returncode == 0, result.stderr
+        shown = result.stdout
+        assert "--help" in shown, path
+        for wrong in ("<bool>", "BOOLEAN", "<boolean>"):
+            assert wrong not in shown, f"detect {' '.join(path)} --help shows {wrong}:\n{shown}"
+    deploy_help = detect("deploy", "--help").stdout
+    assert "<str>" in deploy_help  # options that take a value still say which (the check above is not vacuous)
+    assert any("--dry-run" in line and "Print the plan" in line for line in deploy_help.splitlines())
+
+
+def test_version_comes_from_the_installed_package() -> None:
+    from importlib.metadata import version
+
+    result = detect("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"detect {version('detect')}\n"
+    assert detect("--version", "validate").stdout == result.stdout  # eager: no command runs

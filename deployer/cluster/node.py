@@ -87,12 +87,18 @@ def start_node(
     timeout: float = 180.0,
     die_with_parent: bool = False,
     settings: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> RunningNode:
     """Start a node from an assembled home and wait until it is yellow.
 
     `die_with_parent` makes the kernel kill the launcher if the calling process
     dies (even by SIGKILL); leave it off for nodes meant to outlive the CLI.
     `settings` are extra `-E` node settings, applied after the defaults.
+    `workdir` is the work folder to create (it must not exist yet; default: a
+    fresh temporary folder), and `on_spawn` is called with the launcher's pid,
+    which is also the node's process group, as soon as it runs: a caller that
+    may be killed while waiting records it there so the node can be found.
     On a failed start the process group is killed and the work folder is kept
     so the log named in the error can be read.
     """
@@ -105,7 +111,7 @@ def start_node(
     user = _node_user()
     if user is not None:
         _check_readable_by(user, home)
-    workdir = _prepare_workdir(engine, home, user)
+    workdir = _prepare_workdir(engine, home, user, workdir)
     logs = workdir / "logs"
     console = logs / CONSOLE_LOG
     args = [str(launcher)] + [f"-E{k}={v}" for k, v in {**_settings(engine, workdir), **(settings or {})}.items()]
@@ -130,6 +136,8 @@ def start_node(
             raise ClusterError(f"could not start {launcher}: {exc}") from exc
     _children[proc.pid] = proc
     try:
+        if on_spawn is not None:
+            on_spawn(proc.pid)
         url = _wait_for_http(proc, logs, timeout, engine, console)
         _wait_for_yellow(proc, url, started + timeout, engine, console)
     except ClusterError:
@@ -150,9 +158,32 @@ def stop_node(node: RunningNode, *, grace: float = 30.0) -> None:
     A node read back from a state file may be long gone and its pid reused, so
     the group is only signalled if its leader still names the work folder.
     """
-    if node.pid in _children or _leader_is_node(node.pid, node.workdir):
-        _kill_group(node.pid, grace=grace)
-    shutil.rmtree(node.workdir, ignore_errors=True)
+    stop_workdir(node.workdir, node.pid, grace=grace)
+
+
+def stop_workdir(workdir: Path, pgid: int | None, *, grace: float = 30.0) -> None:
+    """Stop every process of the node that runs in `workdir`, then remove the folder.
+
+    That is the recorded process group `pgid` (when its leader still names the
+    folder) and any process whose command line names the folder as the node's
+    data, log or crash path: a node whose starter was killed before it recorded
+    the pid is found that way too.
+    """
+    groups = _node_groups(workdir)
+    if pgid is not None and (pgid in _children or _leader_is_node(pgid, workdir)):
+        groups.add(pgid)
+    for group in sorted(groups):
+        _kill_group(group, grace=grace)
+    for pid in _node_processes(workdir):
+        # A node process outside any group of its own node (never seen; kept for the guarantee).
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def has_processes(workdir: Path) -> bool:
+    """True while a live process names `workdir` as its node's folder."""
+    return bool(_node_processes(workdir))
 
 
 @contextlib.contextmanager
@@ -226,8 +257,11 @@ def _check_readable_by(user: pwd.struct_passwd, home: Path) -> None:
         raise ClusterError(f"user {user.pw_name} cannot read {home}; put the cache in a world-readable place (DETECT_CACHE_DIR)")
 
 
-def _prepare_workdir(engine: str, home: Path, user: pwd.struct_passwd | None) -> Path:
-    workdir = Path(tempfile.mkdtemp(prefix=f"detect-{engine}-"))
+def _prepare_workdir(engine: str, home: Path, user: pwd.struct_passwd | None, workdir: Path | None) -> Path:
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix=f"detect-{engine}-"))
+    else:
+        workdir.mkdir(mode=0o700)
     try:
         shutil.copytree(home / "config", workdir / "config")
         for sub in ("data", "logs", "tmp"):
@@ -386,6 +420,43 @@ def _leader_is_node(pid: int, workdir: Path) -> bool:
     except OSError:
         return False
     return f"path.data={workdir}/data".encode() in cmdline
+
+
+def _node_arguments(workdir: Path) -> tuple[bytes, ...]:
+    # The launcher gets the data path as a setting; every JVM (Elasticsearch forks a server JVM from its CLI JVM)
+    # gets the crash and GC log paths of the folder's jvm.options.
+    return (f"-Epath.data={workdir}/data".encode(), f"-XX:ErrorFile={workdir}/logs/".encode(),
+            f"-Xlog:gc*:file={workdir}/logs/".encode())
+
+
+def _processes() -> Iterator[tuple[int, int, bytes]]:
+    """(pid, process group, command line) of every live process."""
+    if not Path("/proc/self").exists():
+        return
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] not in ("Z", "X"):
+            yield int(entry), int(fields[2]), cmdline
+
+
+def _node_processes(workdir: Path) -> set[int]:
+    markers = _node_arguments(workdir)
+    return {pid for pid, _group, cmdline in _processes()
+            if any(argument.startswith(markers) for argument in cmdline.split(b"\0"))}
+
+
+def _node_groups(workdir: Path) -> set[int]:
+    """Process groups led by a process of the folder's node, or whose leader is gone (nothing else can join them)."""
+    node = _node_processes(workdir)
+    live = {pid for pid, _group, _cmdline in _processes()}
+    return {group for pid, group, _cmdline in _processes() if pid in node and (group in node or group not in live)}
 
 
 def _any_in_group(pgid: int) -> bool:
