@@ -129,17 +129,24 @@ def _named(index: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern.removeprefix("-")) for pattern in patterns for name in _names(index))
 
 
-def mismatches(uses: dict[str, tuple[str, ...]], indices: list[str],
-               types: dict[tuple[str, str], FieldType]) -> list[Mismatch]:
-    found = []
-    for index in sorted(indices):
-        for name in sorted(uses):
-            mapped = types.get((index, name))
-            if mapped is None or mapped.type == "unmapped":
-                continue  # the index has no such field: nothing matches there, nothing fails
-            if mapped.type in TEXT_TYPES or (_GROUPS in uses[name] and not mapped.aggregatable):
-                found.append(Mismatch(index, name, mapped.type, uses[name]))
+def suspects(types: dict[tuple[str, str], FieldType]) -> dict[str, list[tuple[str, FieldType]]]:
+    """Field -> the indices where it is mapped but not as keyword, or not aggregatable: few, however many indices."""
+    found: dict[str, list[tuple[str, FieldType]]] = {}
+    for (index, name), mapped in types.items():
+        # An unmapped field is fine: nothing matches there, nothing fails.
+        if mapped.type != "unmapped" and (mapped.type in TEXT_TYPES or not mapped.aggregatable):
+            found.setdefault(name, []).append((index, mapped))
     return found
+
+
+def mismatches(uses: dict[str, tuple[str, ...]], indices: set[str],
+               suspected: dict[str, list[tuple[str, FieldType]]]) -> list[Mismatch]:
+    found = []
+    for name, how in uses.items():
+        for index, mapped in suspected.get(name, ()):
+            if index in indices and (mapped.type in TEXT_TYPES or _GROUPS in how):
+                found.append(Mismatch(index, name, mapped.type, how))
+    return sorted(found, key=lambda item: (item.index, item.field))
 
 
 def _mapped_as(item: Mismatch) -> str:
@@ -194,13 +201,18 @@ def refuse_unrunnable(entries: list[PlanEntry], fetch: Fetch) -> list[PlanEntry]
         types.update(answer_types)
     # An index no pattern names by itself came through an alias (or a name form not known here): it counts for each
     # entry with a pattern that names no index by itself, as an alias does.
-    unnamed = {index for index in indices if not _named(index, (p for group in patterns.values() for p in group))}
+    every_pattern = {pattern for group in patterns.values() for pattern in group}
+    unnamed = {index for index in indices if not _named(index, every_pattern)}
+    names_none = {pattern for pattern in every_pattern
+                  if not pattern.startswith("-") and not any(_named(index, (pattern,)) for index in indices)}
+    searched: dict[tuple[str, ...], set[str]] = {}  # rules of one data source share their patterns: match them once
+    for group in set(patterns.values()):
+        through_alias = any(pattern in names_none for pattern in group)
+        searched[group] = {index for index in indices if (through_alias and index in unnamed) or _matches(index, group)}
+    suspected = suspects(types)
     result = list(entries)
     for position, entry in checked.items():
-        through_alias = any(not pattern.startswith("-") and not any(_named(index, (pattern,)) for index in indices)
-                            for pattern in patterns[position])
-        own = [index for index in indices if (through_alias and index in unnamed) or _matches(index, patterns[position])]
-        found = mismatches(uses[position], own, types)
+        found = mismatches(uses[position], searched[patterns[position]], suspected)
         if found:
             result[position] = dataclasses.replace(entry, action=Action.refuse, reason=reason(found))
     return result
