@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository's rules, temporary rule folders, the Kibana API contract, real nodes."""
+"""Shared fixtures: the tests' own rules, temporary rule folders, the Kibana API contract, real nodes."""
 
 from __future__ import annotations
 
@@ -18,11 +18,16 @@ from deployer.cluster.distribution import ensure_distribution
 from deployer.cluster.node import RunningNode, throwaway_node
 
 REPO = Path(__file__).resolve().parent.parent
-DETECTIONS = REPO / "detections"
+# The tests' own rules, a repository layout (detections/, fixtures/): copies of the two Qakbot rules and their
+# fixtures. The suite never reads REPO/detections or REPO/fixtures, which hold whatever rules a team keeps.
+RULES = REPO / "tests" / "rules"
+DETECTIONS = RULES / "detections"
+FIXTURES = RULES / "fixtures"
 
 
-def detect(*arguments: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as users do, in its own process, from any folder, never waiting on a terminal."""
+def detect(*arguments: str, cwd: Path = RULES) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as users do, in its own process, never waiting on a terminal; by default in the tests' rule
+    repository (read it only: a test that writes copies it to tmp_path)."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "deployer", *arguments], cwd=cwd, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL, env=environment)

@@ -11,7 +11,7 @@ import pytest
 
 from deployer.cluster.node import RunningNode
 from deployer.github import annotation, line_of
-from tests.conftest import DETECTIONS, REPO, detect
+from tests.conftest import DETECTIONS, FIXTURES, detect
 
 STEM = "windows_app_layer_protocol_qakbot_namedpipe"
 
@@ -68,7 +68,7 @@ def test_deploy_writes_its_plan_to_the_job_summary(in_tmp: Path, kibana: Any, mo
 
 
 def test_test_annotates_the_fixture_line_that_misbehaved(opensearch_node: RunningNode, tmp_path: Path) -> None:
-    shutil.copytree(REPO / "fixtures" / STEM, tmp_path / STEM)
+    shutil.copytree(FIXTURES / STEM, tmp_path / STEM)
     match = (tmp_path / STEM / "match.ndjson").read_text().splitlines()
     nomatch = (tmp_path / STEM / "nomatch.ndjson").read_text().splitlines()
     (tmp_path / STEM / "match.ndjson").write_text("\n".join([*match, nomatch[0]]) + "\n")

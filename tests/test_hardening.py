@@ -24,12 +24,12 @@ from deployer.fixtures import MAX_FIXTURE_BYTES, load_fixtures
 from deployer.jsontext import MAX_DEPTH
 from deployer.load import MAX_RULE_BYTES
 from deployer.model import Rule
-from tests.conftest import DSL_RULE, EQL_RULE, REPO, detect
+from tests.conftest import DSL_RULE, EQL_RULE, FIXTURES, RULES, detect
 
 STEM = DSL_RULE.stem
 RULE = f"detections/{STEM}.json"
 NOMATCH = f"fixtures/{STEM}/nomatch.ndjson"
-NOMATCH_LINES = len((REPO / NOMATCH).read_text("utf-8").splitlines())
+NOMATCH_LINES = len((RULES / NOMATCH).read_text("utf-8").splitlines())
 REGEXP = "/query/bool/filter/3/regexp/file.name/value"
 COMMANDS = ("validate", "test", "deploy")
 # A problem line as editors and CI parse it: `file: /json/pointer: message` (fixtures: `file:line: /pointer: message`).
@@ -70,7 +70,7 @@ def workspace(tmp_path: Path, tripwire: Tripwire) -> Iterator[Path]:
     repository = tmp_path / "repository"
     (repository / "detections").mkdir(parents=True)
     shutil.copy(DSL_RULE, repository / RULE)
-    shutil.copytree(REPO / "fixtures" / STEM, repository / "fixtures" / STEM)
+    shutil.copytree(FIXTURES / STEM, repository / "fixtures" / STEM)
     (repository / "detect.toml").write_text(f'[environments.ci]\n[environments.ci.kibana]\nurl = "{tripwire.url}"\n')
     (tmp_path / "outside").mkdir()
     yield repository
@@ -260,7 +260,7 @@ BAD_INPUT = [
              (rf"fixtures/{STEM}: /: no fixtures for rule 4c0b7e61-2f5a-4f0e-9a53-6f0d8f2b9c11: expected match.ndjson and nomatch.ndjson here",),
              commands=("test",)),
     BadInput("fixture symlinked out of the fixtures folder",
-             then(write("../outside/events.ndjson", (REPO / NOMATCH).read_bytes()), symlink(NOMATCH, "../../../outside/events.ndjson")),
+             then(write("../outside/events.ndjson", (RULES / NOMATCH).read_bytes()), symlink(NOMATCH, "../../../outside/events.ndjson")),
              (rf"{NOMATCH}: /: symlink to /\S+/outside/events.ndjson, outside the fixtures folder fixtures",), commands=("test",)),
     BadInput("huge fixture file", huge_fixture,
              (rf"{NOMATCH}: /: file is \d+ bytes; a fixture file may hold at most {MAX_FIXTURE_BYTES}",), commands=("test",)),

@@ -23,7 +23,7 @@ import yaml
 
 from deployer.cli import app
 from deployer.cluster.distribution import ELASTICSEARCH_VERSION, OPENSEARCH_VERSION
-from tests.conftest import DETECTIONS, REPO, detect
+from tests.conftest import DETECTIONS, REPO, RULES, detect
 
 WORKFLOWS = REPO / ".github" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -217,8 +217,8 @@ def _hook_command() -> list[str]:
     return [*arguments, *hook["args"]]
 
 
-def test_pre_commit_hook_passes_the_repository_rules() -> None:
-    files = [path.relative_to(REPO).as_posix() for path in sorted(DETECTIONS.glob("*.json"))]
+def test_pre_commit_hook_passes_the_tests_rules() -> None:
+    files = [path.relative_to(RULES).as_posix() for path in sorted(DETECTIONS.glob("*.json"))]
     assert files
     result = detect(*_hook_command(), *files)
     assert result.returncode == 0, result.stdout + result.stderr

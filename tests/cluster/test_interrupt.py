@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from deployer.cluster.distribution import OPENSEARCH_VERSION
-from tests.conftest import DSL_RULE, REPO
+from tests.conftest import DSL_RULE, FIXTURES, REPO
 
 # A node folder is named by the `-Epath.data=<folder>/data` argument of its launcher and JVM.
 PATH_DATA = b"-Epath.data="
@@ -160,7 +160,7 @@ def interrupt(run: Launched, signum: signal.Signals) -> int:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_detect_test_interrupted_while_its_node_starts_leaves_nothing(signum: signal.Signals, private_cache: Path,
                                                                       tmp_path: Path) -> None:
-    arguments = [sys.executable, "-m", "deployer", "test", str(DSL_RULE), "--fixtures", str(REPO / "fixtures")]
+    arguments = [sys.executable, "-m", "deployer", "test", str(DSL_RULE), "--fixtures", str(FIXTURES)]
     with launched(arguments, private_cache, tmp_path / "stderr") as run:
         wait_for_node(run, serving=False)
         code = interrupt(run, signum)

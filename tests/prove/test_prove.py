@@ -1,4 +1,4 @@
-"""Proof on real engines: the repository's rules pass, and each way of breaking the Qakbot rule is caught.
+"""Proof on real engines: the tests' rules pass, and each way of breaking the Qakbot rule is caught.
 
 The broken rules skip validation on purpose (some breakages, like a PCRE `^`, validation already refuses):
 here the engine itself must show that the rule no longer does its job.
@@ -20,9 +20,8 @@ from deployer.model import Rule
 from deployer.prove import prove_on_engine, run_instant
 from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine, index_batches
 from deployer.prove.verdict import EngineProof
-from tests.conftest import DSL_RULE, EQL_RULE, REPO
+from tests.conftest import DSL_RULE, EQL_RULE, FIXTURES
 
-FIXTURES = REPO / "fixtures"
 ENGINES = ["opensearch", "elasticsearch"]
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from deployer.model import Rule
 from deployer.targets.kibana import API_VERSION, compile_rule
+from tests.conftest import DETECTIONS
 from tests.support.kibana_mock import CONTRACT_ENV, PrismServer, contract_path, running_prism
 
-DETECTIONS = Path(__file__).resolve().parents[2] / "detections"
 RULE_FILES = sorted(DETECTIONS.glob("*.json"))
 RULES = "/api/detection_engine/rules"
 PROBLEM = "https://stoplight.io/prism/errors#"

@@ -1,7 +1,7 @@
 """Our Alerting monitors against Alerting's own parser (common-utils' Monitor.parse), like the Kibana OpenAPI contract.
 
 Every case below is answered by one JVM (the session-scoped `answers` fixture): the golden monitors, the
-monitors compiled from the rules in detections/, and broken monitors that prove the check can fail.
+monitors compiled from the tests' rules (tests/rules/detections/), and broken monitors that prove the check can fail.
 """
 
 from __future__ import annotations
