@@ -95,7 +95,7 @@ def _rule_lines(export: Path) -> list[tuple[int, JSON]]:
         elif not any(key in item for key in _NOT_RULES) and item.get("type") != "action":
             problems.append(Problem(f"{shown}:{number}", "", "not a Kibana rule: it has no rule_id and type"))
     if problems:
-        raise InvalidRules(problems)
+        raise InvalidRules(problems, where=f"in {shown}")
     if not rules:
         raise DetectError(f"{shown}: no rules in this export")
     return rules

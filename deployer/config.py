@@ -67,10 +67,10 @@ def load_environment(name: str, path: Path = DEFAULT_CONFIG) -> Environment:
     try:
         document = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRules([Problem(shown, "", f"invalid TOML: {error}")]) from None
+        raise InvalidRules([Problem(shown, "", f"invalid TOML: {error}")], where=f"in {shown}") from None
     problems = _schema_problems(shown, document)
     if problems:
-        raise InvalidRules(problems)
+        raise InvalidRules(problems, where=f"in {shown}")
     environments = document["environments"]
     if name not in environments:
         raise DetectError(f"{shown}: no environment {name!r} (defined: {', '.join(sorted(environments))})")
@@ -86,7 +86,8 @@ def _environment(shown: str, name: str, table: dict[str, Any]) -> Environment:
         if target_name in table:
             targets.append(_target(shown, name, target_name, table[target_name]))
     if not targets:
-        raise InvalidRules([Problem(shown, pointer_of(["environments", name]), "no target: add a [kibana] or [opensearch] table")])
+        raise InvalidRules([Problem(shown, pointer_of(["environments", name]), "no target: add a [kibana] or [opensearch] table")],
+                           where=f"in {shown}")
     return Environment(
         name=name,
         protected=table.get("protected", False),
@@ -107,10 +108,11 @@ def _target(shown: str, environment: str, name: str, table: dict[str, Any]) -> T
             continue
         value = os.environ.get(variable)
         if not value:
-            raise InvalidRules([Problem(shown, pointer_of([*where, key]), f"environment variable {variable} is not set")])
+            raise InvalidRules([Problem(shown, pointer_of([*where, key]), f"environment variable {variable} is not set")],
+                               where=f"in the environment variables {shown} names")
         values[key] = value
     if (values["username_env"] is None) != (values["password_env"] is None):
-        raise InvalidRules([Problem(shown, pointer_of(where), "username_env and password_env go together")])
+        raise InvalidRules([Problem(shown, pointer_of(where), "username_env and password_env go together")], where=f"in {shown}")
     tls = table.get("tls", {})
     return TargetSettings(
         name=name,

@@ -24,11 +24,16 @@ class DetectError(Exception):
 
 
 class InvalidRules(DetectError):
-    """Raised by steps that need valid rules when validation found problems."""
+    """Raised by steps that need valid input when checking it found problems (exit 1).
 
-    def __init__(self, problems: list[Problem]) -> None:
+    `where` says which input holds them, as the summary line shows it: "in the rules", "in the fixtures",
+    "in detect.toml". The raiser knows; a missing environment variable is not a problem in the rules.
+    """
+
+    def __init__(self, problems: list[Problem], *, where: str) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in the rules")
+        self.where = where
+        super().__init__(f"{len(problems)} problem(s) {where}")
 
 
 class UnsupportedByTarget(DetectError):
@@ -49,6 +54,19 @@ def display_path(path: Path) -> str:
         return str(own.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def display_url(url: str) -> str:
+    """The URL without credentials written into it (`user:password@`), so no message ever carries them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    except ValueError:  # not a URL at all: still never show what precedes an @
+        return "***@" + url.rpartition("@")[2] if "@" in url else url
 
 
 def pointer_of(parts: Iterable[str | int]) -> str:

@@ -23,7 +23,7 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
     """The payloads of every valid rule under `rules_dir` (as `environment` runs them, when given), sorted by rule_id."""
     validation = validate_paths([rules_dir])
     if validation.problems:
-        raise InvalidRules(validation.problems)
+        raise InvalidRules(validation.problems, where="in the rules")
     if not validation.rules:
         raise DetectError(f"no rules under {display_path(rules_dir)}")
     rules: list[Rule] = sorted(validation.rules, key=lambda rule: rule.rule_id)
@@ -42,7 +42,7 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
         except UnsupportedByTarget as error:
             problems.append(Problem(display_path(rule.path), error.pointer, f"{target}: {error}"))
     if problems:
-        raise InvalidRules(problems)
+        raise InvalidRules(problems, where="in the rules")
     return payloads
 
 

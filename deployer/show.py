@@ -19,14 +19,14 @@ def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
     validation = validate_paths([path] if path.is_file() else [rules_dir])
     if path.is_file():
         if validation.problems:
-            raise InvalidRules(validation.problems)
+            raise InvalidRules(validation.problems, where="in the rules")
         return validation.rules[0]
     for rule in validation.rules:
         if rule.rule_id == reference:
             return rule
     own = [problem for problem in validation.problems if _declares(problem, reference)]
     if own:
-        raise InvalidRules(own)
+        raise InvalidRules(own, where="in the rules")
     raise DetectError(f"no rule file {reference!r} and no valid rule with that rule_id under {display_path(rules_dir)}")
 
 
@@ -35,7 +35,7 @@ def select_rules(references: list[str], rules_dir: Path = DEFAULT_RULES_DIR) -> 
     if not references:
         validation = validate_paths([rules_dir])
         if validation.problems:
-            raise InvalidRules(validation.problems)
+            raise InvalidRules(validation.problems, where="in the rules")
         if not validation.rules:
             raise DetectError(f"no rules under {display_path(rules_dir)}")
         return validation.rules
@@ -47,7 +47,7 @@ def payload_for(reference: str, target: str) -> JSON:
     try:
         payload: JSON = target_module(target).compile_rule(rule)
     except UnsupportedByTarget as error:
-        raise InvalidRules([Problem(display_path(rule.path), error.pointer, str(error))]) from None
+        raise InvalidRules([Problem(display_path(rule.path), error.pointer, str(error))], where="in the rules") from None
     return payload
 
 

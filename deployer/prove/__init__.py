@@ -53,7 +53,7 @@ def load_all_fixtures(rules: list[Rule], root: Path, instant: datetime) -> list[
         else:
             loaded.append(result)
     if problems:
-        raise InvalidRules(problems)
+        raise InvalidRules(problems, where="in the fixtures")
     return loaded
 
 
@@ -190,22 +190,41 @@ def _kibana_window(payload: JSON, instant: datetime) -> JSON:
 
 def prove(rules: list[Rule], *, engines: tuple[str, ...], fixtures_root: Path, connection: Any = None,
           progress: Progress = lambda _message: None) -> ProofReport:
-    """Prove every rule on every engine; a cluster per engine, reused across rules."""
-    from deployer.prove.clusters import engine_cluster
+    """Prove every rule on every engine; a cluster per engine, reused across rules.
+
+    An engine that cannot be used (unreachable, refusing us, its node would not start) is one line, not one
+    failure per rule: when no engine could be used, EngineUnavailable stops the proof (exit 2, as a deploy to an
+    unreachable target). With several engines, what the others proved is kept, and each rule fails on the engine
+    that could not be used, with that line.
+    """
+    from deployer.prove.clusters import EngineUnavailable, client_errors, engine_cluster, failure_in_words
 
     instant = run_instant()
     started = time.monotonic()
     fixtures = load_all_fixtures(rules, fixtures_root, instant)
     report = ProofReport(instant.isoformat().replace("+00:00", "Z"))
     report.seconds["fixtures"] = round(time.monotonic() - started, 3)
+    proofs: dict[str, list[EngineProof]] = {}
+    unavailable: dict[str, str] = {}
     for engine_name in engines:
         try:
             with engine_cluster(engine_name, connection, progress, report.seconds) as engine:
                 engine_started = time.monotonic()
-                report.proofs += prove_on_engine(engine, fixtures, instant, progress)
+                proofs[engine_name] = prove_on_engine(engine, fixtures, instant, progress)
                 report.seconds[f"{engine_name}_prove"] = round(time.monotonic() - engine_started, 3)
-        except DetectError as error:
-            # One engine failing must not hide what the others proved: every rule fails there, with the reason.
-            report.proofs += [EngineProof(item.rule.rule_id, str(item.rule.path), engine_name, "?", error=str(error))
-                              for item in fixtures]
+        except EngineUnavailable as error:
+            unavailable[engine_name] = str(error)
+        except DetectError as error:  # the proof itself failed there (fixtures the engine refuses, say): every rule fails
+            proofs[engine_name] = _failed_everywhere(fixtures, engine_name, str(error))
+        except client_errors() as error:  # it answered at first, then stopped (a node going down mid-proof)
+            unavailable[engine_name] = f"{engine_name} stopped answering during the proof: {failure_in_words(error)}"
+    if unavailable and not proofs:
+        raise EngineUnavailable("; ".join(unavailable.values()))
+    for engine_name in engines:
+        report.proofs += proofs[engine_name] if engine_name in proofs else \
+            _failed_everywhere(fixtures, engine_name, unavailable[engine_name])
     return report
+
+
+def _failed_everywhere(fixtures: list[RuleFixtures], engine_name: str, reason: str) -> list[EngineProof]:
+    return [EngineProof(item.rule.rule_id, str(item.rule.path), engine_name, "?", error=reason) for item in fixtures]

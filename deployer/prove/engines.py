@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from deployer.errors import DetectError
+from deployer.errors import DetectError, display_url
 from deployer.fixtures import FixtureEvent
 from deployer.prove.monitor_run import ALERTING, ON_ENGINE, MonitorRun, execute_on_engine, execute_with_alerting, one_line
 
 # Far above any fixture file; a search never has to page.
 _MAX_HITS = 10_000
+# The first request only asks who answers: a cluster that takes longer is as good as unreachable, and a host that
+# drops packets must not hold `detect test` for the minute the proof's own requests may take.
+_PROBE_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,12 @@ class OpenSearchEngine:
         if connection.username is not None and connection.password is not None:
             options["http_auth"] = (connection.username, connection.password)
         self.client = OpenSearch(**options)
-        self.version = str(self.client.info()["version"]["number"])
+        answer = self.client.info(request_timeout=_PROBE_SECONDS)
+        try:
+            self.version = str(answer["version"]["number"])
+        except (KeyError, TypeError):
+            raise DetectError(f"cannot use opensearch at {display_url(connection.url)}: it answers, but not as OpenSearch "
+                              "(no version number in GET /)") from None
 
     def create_index(self, index: str, mappings: dict[str, Any]) -> None:
         self.client.indices.delete(index=index, ignore_unavailable=True)
@@ -181,8 +189,12 @@ class ElasticsearchEngine:
             options["basic_auth"] = (connection.username, connection.password)
         self.client = Elasticsearch(**options)
         # Not GET /: the integ-test distribution lacks the rest-root module that serves it.
-        nodes = self.client.nodes.info(node_id="_local", metric="_none")["nodes"]
-        self.version = str(next(iter(nodes.values()))["version"])
+        answer = self.client.options(request_timeout=_PROBE_SECONDS).nodes.info(node_id="_local", metric="_none")
+        try:
+            self.version = str(next(iter(answer["nodes"].values()))["version"])
+        except (KeyError, TypeError, StopIteration, AttributeError):
+            raise DetectError(f"cannot use elasticsearch at {display_url(connection.url)}: it answers, but not as Elasticsearch "
+                              "(no node version)") from None
 
     def create_index(self, index: str, mappings: dict[str, Any]) -> None:
         self.client.options(ignore_status=404).indices.delete(index=index)
