@@ -20,7 +20,7 @@ from deployer.model import Rule
 from deployer.plan import Action, Desired, PlanEntry
 from deployer.prove.engines import Connection, OpenSearchEngine
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule
-from deployer.targets.opensearch_fields import field_uses
+from deployer.targets.opensearch_fields import field_caps_requests, field_uses
 from tests.conftest import DSL_RULE, EQL_RULE
 
 PREFIX = "detect-preflight-"
@@ -190,3 +190,15 @@ def test_an_unreachable_target_is_one_line_naming_it(dsl_document: dict[str, Any
     message = str(raised.value)
     assert message.startswith("http://127.0.0.1:9: reading the field types of the monitors' indices: GET /detect-preflight-a-*/_field_caps: ")
     assert "\n" not in message
+
+
+def test_many_fields_are_asked_in_request_lines_the_engine_accepts(node: httpx.Client) -> None:
+    fields = [f"winlog.event_data.custom_field_{number:04d}" for number in range(400)]
+    requests = field_caps_requests([f"{PREFIX}a-*", f"{PREFIX}b-*"], fields)
+    assert len(requests) > 1
+    assert sorted(name for _, parameters in requests for name in parameters["fields"].split(",")) == fields
+    for path, parameters in requests:
+        response = node.get(path, params=parameters)
+        assert len(response.request.url.raw_path) < 4096
+        assert response.status_code == 200, response.text
+        assert sorted(response.json()["indices"]) == [f"{PREFIX}a-dynamic", f"{PREFIX}a-keyword", f"{PREFIX}b-keyword"]
