@@ -103,6 +103,8 @@ def read_field_caps(answer: Any) -> tuple[list[str], dict[tuple[str, str], Field
                 raise DetectError(f"_field_caps answered field {name} type {type_name} without its capabilities")
             # Without "indices", every index of the answer maps the field this way.
             where = caps.get("indices") or indices
+            if not isinstance(where, list):
+                raise DetectError(f"_field_caps answered field {name} type {type_name} without a list of indices")
             not_aggregatable = set(caps.get("non_aggregatable_indices") or ())
             for index in where:
                 aggregatable = bool(caps.get("aggregatable")) and index not in not_aggregatable

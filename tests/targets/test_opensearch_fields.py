@@ -5,6 +5,8 @@ the index and the fields; keyword-mapped and not-yet-existing indices pass; one 
 from __future__ import annotations
 
 import copy
+import http.server
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +22,7 @@ from deployer.model import Rule
 from deployer.plan import Action, Desired, PlanEntry
 from deployer.prove.engines import Connection, OpenSearchEngine
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule
-from deployer.targets.opensearch_fields import field_caps_requests, field_uses
+from deployer.targets.opensearch_fields import field_caps_requests, field_uses, read_field_caps
 from tests.conftest import DSL_RULE, EQL_RULE
 
 PREFIX = "detect-preflight-"
@@ -202,3 +204,45 @@ def test_many_fields_are_asked_in_request_lines_the_engine_accepts(node: httpx.C
         assert len(response.request.url.raw_path) < 4096
         assert response.status_code == 200, response.text
         assert sorted(response.json()["indices"]) == [f"{PREFIX}a-dynamic", f"{PREFIX}a-keyword", f"{PREFIX}b-keyword"]
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("<html>login</html>", "_field_caps answered without a list of indices and an object of fields"),
+    ({"indices": "a", "fields": {}}, "_field_caps answered without a list of indices and an object of fields"),
+    ({"indices": [1], "fields": {}}, "_field_caps answered without a list of indices and an object of fields"),
+    ({"indices": ["a"], "fields": {"f": []}}, "_field_caps answered field f without its types"),
+    ({"indices": ["a"], "fields": {"f": {"text": 1}}}, "_field_caps answered field f type text without its capabilities"),
+    ({"indices": ["a"], "fields": {"f": {"text": {"indices": "a"}}}}, "_field_caps answered field f type text without a list of indices"),
+])
+def test_a_malformed_field_caps_answer_is_one_line(answer: Any, message: str) -> None:
+    with pytest.raises(DetectError) as raised:
+        read_field_caps(answer)
+    assert str(raised.value) == message
+
+
+def test_an_answer_that_is_not_json_names_the_target_and_request(dsl_document: dict[str, Any]) -> None:
+    class LoginPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a proxy's login page where the cluster should answer
+            body = b"<html><body>Please log in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoginPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        client = OpenSearchTarget(TargetSettings("opensearch", url, Credentials(), Tls()))
+        with pytest.raises(DetectError) as raised:
+            client.preflight([_entry(dsl_document, [f"{PREFIX}a-*"])])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(raised.value) == (f"{url}: reading the field types of the monitors' indices: "
+                                 "GET /detect-preflight-a-*/_field_caps: the answer is not JSON")
