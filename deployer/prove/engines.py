@@ -153,7 +153,7 @@ def _engine_error(error: Exception) -> str:
     if not isinstance(error, TransportError):
         return one_line(f"{type(error).__name__}: {error}")
     if not isinstance(error.status_code, int):
-        return one_line(f"no answer: {error.info}")
+        return one_line(f"no answer: {error.error}", 200)
     info = error.info.get("error") if isinstance(error.info, dict) else None
     if isinstance(info, dict):
         causes = info.get("root_cause")

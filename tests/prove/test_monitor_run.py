@@ -280,3 +280,14 @@ def test_group_keys_compare_as_json_text_whatever_side_gave_them() -> None:
     fixture_side = expected_groups([FixtureEvent("match.ndjson", 1, True, {"p": "8820", "b": "true", "s": "a"})],
                                    ("p", "b", "n", "s"))
     assert fixture_side == (engine_side,) == (("8820", "true", "null", "a"),)
+
+
+def test_a_cluster_gone_mid_proof_is_a_failed_run_with_a_short_line(monitor: Answer) -> None:
+    from opensearchpy import OpenSearch
+
+    gone = OpenSearchEngine.__new__(OpenSearchEngine)
+    gone.__dict__["has_alerting"] = False  # as read when the cluster still answered
+    gone.client = OpenSearch(hosts=["http://127.0.0.1:9"], max_retries=0, timeout=5)
+    run = gone.run_monitor(_on(monitor, [PATTERN]), 0)
+    assert run.error is not None and run.error.startswith("the monitor's search failed: no answer: "), run.error
+    assert len(run.error) < 250 and "\n" not in run.error
