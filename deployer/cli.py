@@ -378,7 +378,8 @@ def cluster_down(engine: EngineOption = ClusterEngine.opensearch, output: Cluste
     from deployer import render
     from deployer.local_cluster import cluster_down as down
 
-    report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json))
+    # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
+    report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json, verbose=True))
     _cluster_output(report, output)
 
 

@@ -7,6 +7,7 @@ its node's processes and its work folder under the cache.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,6 @@ def cluster_up(engine: str, progress: Callable[[str], None]) -> ClusterReport:
     from deployer.cluster.state import (
         clean_orphans,
         clear_state,
-        engine_lock,
         load_state,
         mark_spawned,
         mark_starting,
@@ -90,9 +90,7 @@ def cluster_up(engine: str, progress: Callable[[str], None]) -> ClusterReport:
     )
 
     with contextlib.ExitStack() as lock:
-        if not lock.enter_context(engine_lock(engine, wait=False)):
-            progress(f"waiting for the other `detect cluster up --engine {engine}` to finish")
-            lock.enter_context(engine_lock(engine, wait=True))
+        _hold_lock(engine, lock, progress, f"waiting for the other `detect cluster up --engine {engine}` to finish")
         try:
             cleaned = clean_orphans(holding=engine)
             running = load_state(engine)
@@ -143,12 +141,10 @@ def cluster_status(engines: Sequence[str]) -> ClusterReport:
 def cluster_down(engine: str, progress: Callable[[str], None]) -> ClusterReport:
     """Stop the recorded node (alive or not, its folder is removed), after any `cluster up` still at work."""
     from deployer.cluster.node import stop_node
-    from deployer.cluster.state import clean_orphans, clear_state, engine_lock, load_state
+    from deployer.cluster.state import clean_orphans, clear_state, load_state
 
     with contextlib.ExitStack() as lock:
-        if not lock.enter_context(engine_lock(engine, wait=False)):
-            progress(f"waiting for the `detect cluster up --engine {engine}` at work to finish")
-            lock.enter_context(engine_lock(engine, wait=True))
+        _hold_lock(engine, lock, progress, f"waiting for the `detect cluster up --engine {engine}` at work to finish")
         cleaned = clean_orphans(holding=engine)
         node = load_state(engine, check=False)
         stopped = []
@@ -161,3 +157,16 @@ def cluster_down(engine: str, progress: Callable[[str], None]) -> ClusterReport:
 
 def _running(node: RunningNode) -> EngineStatus:
     return EngineStatus(node.engine, "running", url=node.url, pid=node.pid)
+
+
+def _hold_lock(engine: str, lock: contextlib.ExitStack, progress: Callable[[str], None], waiting: str) -> None:
+    """Take the engine's lock into `lock`, saying `waiting` if a `cluster up` at work holds it."""
+    from deployer.cluster.state import engine_lock
+
+    # Another cluster command checking for orphans holds it for a moment only: no need to say so.
+    for _ in range(10):
+        if lock.enter_context(engine_lock(engine, wait=False)):
+            return
+        time.sleep(0.1)
+    progress(waiting)
+    lock.enter_context(engine_lock(engine, wait=True))

@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -148,8 +149,13 @@ def engine_lock(engine: str, *, cache_dir: Path | None = None, wait: bool = True
 
 def start_in_progress(engine: str, *, cache_dir: Path | None = None) -> bool:
     """True while another live `detect cluster up` holds the engine's lock (it is starting a node)."""
-    with engine_lock(engine, cache_dir=cache_dir, wait=False) as held:
-        return not held
+    # Another cluster command looking for orphans holds it for a moment only: ask a few times.
+    for _ in range(5):
+        with engine_lock(engine, cache_dir=cache_dir, wait=False) as held:
+            if held:
+                return False
+        time.sleep(0.1)
+    return True
 
 
 def mark_starting(engine: str, workdir: Path, *, cache_dir: Path | None = None) -> NodeRecord:

@@ -124,3 +124,17 @@ def test_status_without_engine_reports_a_running_elasticsearch(elasticsearch_nod
     finally:
         clear_state("elasticsearch", cache_dir=tmp_path)
     assert os.path.isdir(elasticsearch_node.workdir), "status must never stop a running node"
+
+
+def test_a_cluster_up_at_work_is_reported_starting_and_left_alone(cluster_cache: Path, tmp_path: Path) -> None:
+    with launched(UP, cluster_cache, tmp_path / "stderr") as run:
+        wait_for_node(run, serving=False)
+        status = detect("cluster", "status", "--engine", "opensearch")
+        assert (status.returncode, status.stdout) == (1, f"opensearch: starting by detect cluster up (pid {run.process.pid})\n")
+        assert run.folder is not None and run.folder.is_dir()
+        assert any(found.pgid == run.node_leader and alive(found) for found in processes())
+        down = detect("cluster", "down")  # waits for the start to end, then stops the node it started
+        assert (down.returncode, down.stdout) == (0, "opensearch: stopped, its folder removed\n"), down.stderr
+        assert "waiting for the `detect cluster up --engine opensearch` at work to finish" in down.stderr
+        assert run.process.wait(timeout=60) == 0, run.stderr.read_text()
+        assert_nothing_left(run)
