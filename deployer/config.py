@@ -59,8 +59,12 @@ class Environment:
     targets: tuple[TargetSettings, ...]
 
 
-def load_environment(name: str, path: Path = DEFAULT_CONFIG) -> Environment:
-    """The named environment; raises InvalidRules (file + JSON pointer) or DetectError with one line."""
+def load_environment(name: str, path: Path = DEFAULT_CONFIG, *, read_credentials: bool = True) -> Environment:
+    """The named environment; raises InvalidRules (file + JSON pointer) or DetectError with one line.
+
+    Without `read_credentials` (an offline export), the credential variables are neither read nor required:
+    only a command that connects needs them.
+    """
     shown = display_path(path)
     if not path.is_file():
         raise DetectError(f"{shown}: no such file (environments are defined in detect.toml at the repository root)")
@@ -74,17 +78,17 @@ def load_environment(name: str, path: Path = DEFAULT_CONFIG) -> Environment:
     environments = document["environments"]
     if name not in environments:
         raise DetectError(f"{shown}: no environment {name!r} (defined: {', '.join(sorted(environments))})")
-    return _environment(shown, name, environments[name])
+    return _environment(shown, name, environments[name], read_credentials)
 
 
-def _environment(shown: str, name: str, table: dict[str, Any]) -> Environment:
+def _environment(shown: str, name: str, table: dict[str, Any], read_credentials: bool = True) -> Environment:
     exclusions: dict[str, list[Exclusion]] = {}
     for item in table.get("exclusions", []):
         exclusions.setdefault(item["rule_id"], []).append(Exclusion(item["field"], tuple(item["values"]), item["reason"]))
     targets = []
     for target_name in ("kibana", "opensearch"):
         if target_name in table:
-            targets.append(_target(shown, name, target_name, table[target_name]))
+            targets.append(_target(shown, name, target_name, table[target_name], read_credentials))
     if not targets:
         raise InvalidRules([Problem(shown, pointer_of(["environments", name]), "no target: add a [kibana] or [opensearch] table")],
                            where=f"in {shown}")
@@ -98,12 +102,12 @@ def _environment(shown: str, name: str, table: dict[str, Any]) -> Environment:
     )
 
 
-def _target(shown: str, environment: str, name: str, table: dict[str, Any]) -> TargetSettings:
+def _target(shown: str, environment: str, name: str, table: dict[str, Any], read_credentials: bool = True) -> TargetSettings:
     where = ["environments", environment, name]
     values: dict[str, str | None] = {}
     for key in ("api_key_env", "username_env", "password_env"):
         variable = table.get(key)
-        if variable is None:
+        if variable is None or not read_credentials:
             values[key] = None
             continue
         value = os.environ.get(variable)
@@ -111,7 +115,7 @@ def _target(shown: str, environment: str, name: str, table: dict[str, Any]) -> T
             raise InvalidRules([Problem(shown, pointer_of([*where, key]), f"environment variable {variable} is not set")],
                                where=f"in the environment variables {shown} names")
         values[key] = value
-    if (values["username_env"] is None) != (values["password_env"] is None):
+    if (table.get("username_env") is None) != (table.get("password_env") is None):
         raise InvalidRules([Problem(shown, pointer_of(where), "username_env and password_env go together")], where=f"in {shown}")
     tls = table.get("tls", {})
     return TargetSettings(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from deployer.targets import kibana as kibana_target
 from deployer.targets import opensearch as opensearch_target
@@ -64,6 +65,19 @@ def test_export_for_an_environment_carries_its_settings(in_tmp: Path) -> None:
     prod = [json.loads(line) for line in detect("export", "--target", "kibana", "--env", "prod", cwd=in_tmp).stdout.splitlines()]
     assert [rule["enabled"] for rule in plain] == [False, False]
     assert [rule["enabled"] for rule in prod] == [True, True]
+
+
+def test_export_for_an_environment_reads_no_credentials(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An offline export connects nowhere: the analyst exporting prod's file has no prod secret, and needs none.
+    shutil.copytree(DETECTIONS, in_tmp / "detections")
+    (in_tmp / "detect.toml").write_text('[environments.prod]\nenabled = true\n[environments.prod.kibana]\n'
+                                        'url = "https://kibana.invalid"\napi_key_env = "DETECT_TEST_PROD_KEY"\n')
+    monkeypatch.delenv("DETECT_TEST_PROD_KEY", raising=False)
+    result = detect("export", "--target", "kibana", "--env", "prod", cwd=in_tmp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [json.loads(line)["enabled"] for line in result.stdout.splitlines()] == [True, True]
+    deploying = detect("deploy", "--env", "prod", "--dry-run", cwd=in_tmp)  # a command that connects still needs it
+    assert deploying.returncode == 1 and "environment variable DETECT_TEST_PROD_KEY is not set" in deploying.stdout
 
 
 def test_invalid_rule_exports_nothing(in_tmp: Path) -> None:
