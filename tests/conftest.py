@@ -129,6 +129,27 @@ def elasticsearch_node() -> Iterator[RunningNode]:
 
 
 @pytest.fixture(scope="session")
+def local_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Path]]:
+    """A private DETECT_CACHE_DIR in which the session's nodes are recorded as `detect cluster up` nodes, so a
+    command that uses "the `detect cluster up` one" (`detect test` without --cluster-url, `cluster status`) runs
+    on them instead of starting its own. Call it with the node fixtures to record; it returns the folder."""
+    from deployer.cluster.state import clear_state, save_state
+
+    cache = tmp_path_factory.mktemp("local-clusters")
+    recorded: set[str] = set()
+
+    def record(*nodes: RunningNode) -> Path:
+        for node in nodes:
+            save_state(node, cache_dir=cache)
+            recorded.add(node.engine)
+        return cache
+
+    yield record
+    for engine in recorded:  # the records only: the nodes belong to their own fixtures
+        clear_state(engine, cache_dir=cache)
+
+
+@pytest.fixture(scope="session")
 def lucene() -> Any:
     """Real Lucene 9.12 (OpenSearch 2.19's) answering regexp and wildcard questions in one JVM."""
     from tests.support.lucene import get_oracle
