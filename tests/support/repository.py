@@ -15,7 +15,7 @@ from tests.conftest import DETECTIONS, DSL_RULE, EQL_RULE, FIXTURES
 _NAMESPACE = uuid.UUID("6f4d0c9e-5b7a-4f3e-9d2c-1a8b7e6f5d40")
 
 
-def tests_rules(root: Path) -> Path:
+def copy_tests_rules(root: Path) -> Path:
     """`root` with a copy of the tests' rules and their fixtures."""
     shutil.copytree(DETECTIONS, root / "detections", dirs_exist_ok=True)
     shutil.copytree(FIXTURES, root / "fixtures", dirs_exist_ok=True)
