@@ -95,19 +95,39 @@ def _verbose_logging(verbose: bool) -> None:
         logger.setLevel(logging.DEBUG)
 
 
+def _warnings_to_stderr() -> None:
+    """Settings that weaken a run (`tls.verify = false`) are said on every run, as `warning: ...` lines."""
+    import logging
+
+    warnings_log = logging.getLogger("detect.warnings")  # deployer.config's, named here to keep start-up light
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    warnings_log.addHandler(handler)
+    warnings_log.propagate = False  # --verbose's handler on `detect` would print each twice
+
+
 @app.command()
 def validate(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Rule files or folders.", show_default="detections/")] = None,
     base: Annotated[Optional[str], typer.Option(help="Git revision: rules changed since it must raise their version.")] = None,
     fixtures: Annotated[Path, typer.Option(help="Fixtures root: each rule's <rule file stem>/ folder is checked too.")] = Path("fixtures"),
+    config: Annotated[Optional[Path], typer.Option(help="The environments file, checked against the rules.",
+                                                   show_default="detect.toml, when it exists and no paths are given")] = None,
     output: FormatOption = Format.text,
 ) -> None:
-    """Check rule files: JSON Schema, query dialects, fields, versions, fixtures. Exit 1 when any rule is invalid."""
+    """Check rule files: JSON Schema, query dialects, fields, versions, fixtures; and detect.toml. Exit 1 on any problem."""
+    import dataclasses
+
     from deployer import render
+    from deployer.config import DEFAULT_CONFIG, check_config
     from deployer.load import DEFAULT_RULES_DIR
     from deployer.validate import validate_paths
 
     validation = validate_paths(paths or [DEFAULT_RULES_DIR], base=base, fixtures=fixtures)
+    # Only against every rule: an exclusion for a rule left out of the paths given is not unknown.
+    config = config or (DEFAULT_CONFIG if not paths and DEFAULT_CONFIG.is_file() else None)
+    if config is not None:
+        validation = dataclasses.replace(validation, problems=[*validation.problems, *check_config(config, validation.rules)])
     if output is Format.json:
         render.dump_json(render.validation_json(validation))
     elif output is Format.github:
@@ -387,6 +407,7 @@ def main() -> None:
     """Entry point: every DetectError becomes one line on stderr and exit code 2 (1 for invalid rules)."""
     from deployer.errors import InvalidRules
 
+    _warnings_to_stderr()
     try:
         app()
     except InvalidRules as error:

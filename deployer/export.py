@@ -31,7 +31,8 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
         from deployer.config import load_environment
         from deployer.deploy import adapt_rule
 
-        settings = load_environment(environment, config_path, read_credentials=False)  # an export connects nowhere
+        # An export connects nowhere, so no credentials; its overrides and exclusions are checked against the rules.
+        settings = load_environment(environment, config_path, validation.rules, read_credentials=False)
         rules = [adapt_rule(rule, settings) for rule in rules]
     compile_rule = target_module(target).compile_rule
     payloads: list[JSON] = []

@@ -14,7 +14,7 @@ import pytest
 from deployer.targets import kibana as kibana_target
 from deployer.targets import opensearch as opensearch_target
 from deployer.validate import validate_paths
-from tests.conftest import DETECTIONS, detect
+from tests.conftest import DETECTIONS, DSL_RULE, detect
 
 
 def _repository_rules() -> list[Any]:
@@ -89,3 +89,35 @@ def test_invalid_rule_exports_nothing(in_tmp: Path) -> None:
     assert result.stdout.startswith("detections/windows_app_layer_protocol_qakbot_namedpipe.json: /risk_score: ")
     assert "Traceback" not in result.stderr
     assert not (in_tmp / "out.ndjson").exists()
+
+
+def test_export_for_an_environment_refuses_what_could_never_apply(in_tmp: Path) -> None:
+    # A prod exclusion for a field the data source lacks would export a filter that never matches.
+    (in_tmp / "detections").mkdir()
+    shutil.copy(DSL_RULE, in_tmp / "detections" / DSL_RULE.name)
+    rule_id = json.loads(DSL_RULE.read_text("utf-8"))["rule_id"]
+    (in_tmp / "detect.toml").write_text('[environments.prod.kibana]\nurl = "https://kibana.invalid"\n'
+                                        f'[[environments.prod.exclusions]]\nrule_id = "{rule_id}"\nfield = "host.nam"\n'
+                                        'values = ["LAB-01"]\nreason = "lab"\n'
+                                        '[environments.prod.index]\n"windows.sysmon" = ["logs-*"]\n')
+    result = detect("export", "--target", "kibana", "--env", "prod", "-o", "out.ndjson", cwd=in_tmp)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"detect.toml: environments.prod.exclusions[0].field: field 'host.nam' is not in data source "
+        f"windows.sysmon_operational (of rule {rule_id}): this exclusion would never match",
+        'detect.toml: environments.prod.index."windows.sysmon": no data source \'windows.sysmon\': this override would '
+        "never apply (known: windows.sysmon_operational)"]
+    assert result.stderr.splitlines()[-1] == "error: 2 problem(s) in detect.toml"
+    assert not (in_tmp / "out.ndjson").exists()
+
+
+def test_export_for_an_environment_warns_when_tls_is_not_verified(in_tmp: Path) -> None:
+    (in_tmp / "detections").mkdir()
+    shutil.copy(DSL_RULE, in_tmp / "detections" / DSL_RULE.name)
+    (in_tmp / "detect.toml").write_text('[environments.prod.kibana]\nurl = "https://kibana.invalid"\n'
+                                        'tls = { verify = false }\n')
+    result = detect("export", "--target", "kibana", "--env", "prod", cwd=in_tmp)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: detect.toml: environments.prod.kibana.tls.verify is false: the kibana server's certificate is not "
+        "checked, so anyone on the network path can pose as it and read the credentials"]
