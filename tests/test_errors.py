@@ -41,7 +41,7 @@ def test_a_missing_environment_variable_is_not_a_problem_in_the_rules(repository
                                             'api_key_env = "DETECT_TEST_NEVER_SET"\n')
     result = detect("deploy", "--env", "lab", "--dry-run", cwd=repository)
     assert _summary(result) == "error: 1 problem(s) in the environment variables detect.toml names"
-    assert result.stdout == "detect.toml: /environments/lab/kibana/api_key_env: environment variable DETECT_TEST_NEVER_SET is not set\n"
+    assert result.stdout == "detect.toml: environments.lab.kibana.api_key_env: environment variable DETECT_TEST_NEVER_SET is not set\n"
 
 
 def test_invalid_toml_is_a_problem_in_detect_toml(repository: Path) -> None:

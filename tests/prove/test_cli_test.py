@@ -54,7 +54,7 @@ def test_bad_fixture_line_stops_before_any_cluster_work(tmp_path: Path) -> None:
     lines = len((tmp_path / stem / "nomatch.ndjson").read_text().splitlines())
     result = detect("test", stem, "--cluster-url", "http://127.0.0.1:9", "--fixtures", str(tmp_path))
     assert result.returncode == 1
-    assert result.stdout.strip().endswith(f"nomatch.ndjson: line {lines}: invalid JSON at column 2: "
+    assert result.stdout.strip().endswith(f"nomatch.ndjson:{lines}: /: invalid JSON at column 2: "
                                           "Expecting property name enclosed in double quotes")
     assert "Traceback" not in result.stderr
 
