@@ -17,7 +17,7 @@ class ClusterResults:
 
 
 def _running() -> bool:
-    return run([*DETECT, "cluster", "status"]).returncode == 0
+    return run([*DETECT, "cluster", "status", "--engine", "opensearch"]).returncode == 0
 
 
 def proof_run(count: int) -> Run:

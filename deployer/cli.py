@@ -80,6 +80,8 @@ class Target(str, Enum):
 
 FormatOption = Annotated[Format, typer.Option("--format", help="text for people, json for machines, github for "
                                                "annotations and a job summary in GitHub Actions.")]
+TimeoutOption = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1.0, help="Give up after this long in "
+                          "all (each request is bounded too); what was and was not applied is reported.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every step (even in CI) and, for deploys, each "
                                              "HTTP request with credentials masked.")]
 
@@ -214,6 +216,7 @@ def deploy(
     yes: Annotated[bool, typer.Option("--yes", help="Apply to a protected environment without asking.")] = False,
     config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
     rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    timeout: TimeoutOption = 300.0,
     output: FormatOption = Format.text,
     verbose: VerboseOption = False,
 ) -> None:
@@ -241,7 +244,7 @@ def deploy(
     _verbose_logging(verbose)
     options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=frozenset(adopt or ()))
     report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
-                                confirm=confirm, progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
+                                timeout=timeout, confirm=confirm, progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
     if output is Format.json:
         render.dump_json(render.deploy_json(report))
     else:
@@ -260,6 +263,7 @@ def diff(
                                                          show_default="all")] = None,
     config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
     rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    timeout: TimeoutOption = 300.0,
     output: FormatOption = Format.text,
     verbose: VerboseOption = False,
 ) -> None:
@@ -269,7 +273,7 @@ def diff(
     from deployer.deploy import diff_environment
 
     _verbose_logging(verbose)
-    diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []),
+    diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []), timeout=timeout,
                              progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
     if output is Format.json:
         render.dump_json(render.diff_json(diffs))

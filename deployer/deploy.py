@@ -12,6 +12,7 @@ from typing import Protocol
 from deployer.config import Environment, TargetSettings, load_environment
 from deployer.diff import ABSENT, unified_diff
 from deployer.errors import DetectError, InvalidRules, UnsupportedByTarget
+from deployer.http import Deadline
 from deployer.model import Exclusion, Rule
 from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
 from deployer.targets import target_module
@@ -63,23 +64,28 @@ def adapt_rule(rule: Rule, environment: Environment) -> Rule:
     )
 
 
-def open_targets(environment: Environment, factory: Callable[[TargetSettings, str | None], Target]) -> list[Target]:
+# A deploy that has not finished by then stops, with what it did and did not do (`--timeout`).
+DEFAULT_TIMEOUT = 300.0
+Factory = Callable[..., Target]  # (settings, space, *, deadline) -> Target
+
+
+def open_targets(environment: Environment, factory: Factory, deadline: Deadline | None = None) -> list[Target]:
     targets: list[Target] = []
     for settings in environment.targets:
-        for space in settings.spaces if settings.name == "kibana" else (None,):
-            targets.append(factory(settings, space))
+        for space in target_module(settings.name).locations(settings):
+            targets.append(factory(settings, space, deadline=deadline))
     return targets
 
 
-def default_factory(settings: TargetSettings, space: str | None) -> Target:
+def default_factory(settings: TargetSettings, space: str | None, *, deadline: Deadline | None = None) -> Target:
     from deployer.targets.kibana import KibanaTarget
     from deployer.targets.opensearch import OpenSearchTarget
 
     if settings.name == "kibana":
-        return KibanaTarget(settings, space or "default")
+        return KibanaTarget(settings, space or "default", deadline=deadline)
     if settings.url == "local":
         settings = dataclasses.replace(settings, url=_local_opensearch_url())
-    return OpenSearchTarget(settings)
+    return OpenSearchTarget(settings, deadline=deadline)
 
 
 def _local_opensearch_url() -> str:
@@ -92,9 +98,9 @@ def _local_opensearch_url() -> str:
 
 
 @contextmanager
-def connected(environment: Environment,
-              factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> Iterator[list[Target]]:
-    targets = open_targets(environment, factory)
+def connected(environment: Environment, factory: Factory = default_factory,
+              deadline: Deadline | None = None) -> Iterator[list[Target]]:
+    targets = open_targets(environment, factory, deadline)
     try:
         yield targets
     finally:
@@ -134,17 +140,18 @@ def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progre
 
 def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: Path, dry_run: bool,
                        options: PlanOptions, confirm: Callable[[Environment, list[PlanEntry]], bool], progress: Progress,
-                       factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> DeployReport:
-    """Validate every rule, then plan; apply only when nothing blocks the plan and the user agrees."""
+                       factory: Factory = default_factory, timeout: float = DEFAULT_TIMEOUT) -> DeployReport:
+    """Validate every rule and detect.toml, then plan; apply only when nothing blocks the plan and the user agrees.
+    Every request of the deploy shares one deadline, `timeout` seconds from the start."""
     validation = validate_paths([rules_dir])
     if validation.problems:
         raise InvalidRules(validation.problems, where="in the rules")
-    environment = load_environment(environment_name, config_path)
+    environment = load_environment(environment_name, config_path, validation.rules)
     unknown = sorted(set(options.adopt) - {rule.rule_id for rule in validation.rules})
     if unknown:
         raise DetectError(f"--adopt {unknown[0]}: no rule in {rules_dir} has this rule_id")
     report = DeployReport(environment.name, dry_run)
-    with connected(environment, factory) as targets:
+    with connected(environment, factory, Deadline(timeout)) as targets:
         report.entries = plan_deploy(validation.rules, environment, targets, options, progress)
         if not dry_run and not report.refused and any(entry.writes for entry in report.entries):
             if not confirm(environment, report.entries):
@@ -163,7 +170,7 @@ class RuleDiff:
 
 
 def diff_environment(environment_name: str, *, config_path: Path, rules_dir: Path, rule_ids: list[str],
-                     progress: Progress, factory: Callable[[TargetSettings, str | None], Target] = default_factory) -> list[RuleDiff]:
+                     progress: Progress, factory: Factory = default_factory, timeout: float = DEFAULT_TIMEOUT) -> list[RuleDiff]:
     """Per rule and target, the deployed rule (as the target holds it, normalised) against the repository's."""
     validation = validate_paths([rules_dir])
     if validation.problems:
@@ -175,8 +182,8 @@ def diff_environment(environment_name: str, *, config_path: Path, rules_dir: Pat
         if missing:
             raise DetectError(f"no rule {missing[0]!r} in {rules_dir} (give a rule_id or a rule file stem)")
         rules = [rule for rule in rules if rule.rule_id in rule_ids or rule.path.stem in rule_ids]
-    environment = load_environment(environment_name, config_path)
-    with connected(environment, factory) as targets:
+    environment = load_environment(environment_name, config_path, validation.rules)
+    with connected(environment, factory, Deadline(timeout)) as targets:
         entries = plan_deploy(rules, environment, targets, PlanOptions(), progress)
     wanted = {rule.rule_id for rule in rules}
     diffs = []

@@ -56,8 +56,8 @@ reason = "malware analysis lab"
     return in_tmp
 
 
-def _no_sleep_factory(settings: Any, space: str | None) -> KibanaTarget:
-    return KibanaTarget(settings, space or "default", retry=RetryPolicy(sleep=lambda _seconds: None))
+def _no_sleep_factory(settings: Any, space: str | None, **client_options: Any) -> KibanaTarget:
+    return KibanaTarget(settings, space or "default", retry=RetryPolicy(sleep=lambda _seconds: None), **client_options)
 
 
 def run(environment: str = "staging", *, dry_run: bool = False, prune: bool = False, force: bool = False,
@@ -442,3 +442,13 @@ def test_a_rule_made_between_plan_and_apply_is_not_overwritten(workspace: Path, 
     assert [(outcome.entry.target, outcome.entry.rule_id) for outcome in failed] == [("kibana:soc", DSL_ID)]
     assert "appeared in kibana:soc after the plan was made (\"SOC's own pipe rule\", version 7): left as it is" in failed[0].message
     assert kibana.rules["soc"][DSL_ID]["version"] == 7
+
+
+def test_a_deploy_is_bounded_by_its_timeout(workspace: Path, kibana: Any) -> None:
+    kibana.stall_seconds = 30
+    kibana.faults.append(Fault("stall", "GET", "/s/soc/"))  # the second space never answers its _find
+    result = detect("deploy", "--env", "staging", "--timeout", "3", cwd=workspace)
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: kibana:soc: GET /api/detection_engine/rules/_find") and "the deadline (3 s, --timeout) was reached" in last
+    assert kibana.writes() == []

@@ -235,6 +235,11 @@ _PAGE = _FIND_WINDOW
 _RULES = "/api/detection_engine/rules"
 
 
+def locations(settings: TargetSettings) -> tuple[str, ...]:
+    """The Kibana spaces of one target: each is planned and applied on its own."""
+    return settings.spaces
+
+
 class KibanaTarget:
     """One Kibana space of one environment: read its rules, apply a plan to the ones detect may touch."""
 

@@ -114,6 +114,11 @@ def deployed_monitor(hit: Any, where: str) -> tuple[Deployed | None, list[str]]:
                     str(monitor.get("name") or ""), observed_hash=observed, content=content), []
 
 
+def locations(settings: TargetSettings) -> tuple[None]:
+    """An OpenSearch cluster holds its monitors in one place."""
+    return (None,)
+
+
 class OpenSearchTarget:
     """The Alerting monitors of one OpenSearch cluster: detect's are those whose ui_metadata carries its marker."""
 

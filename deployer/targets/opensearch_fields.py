@@ -186,7 +186,7 @@ def _listed(names: list[str], shown: int = 4) -> str:
 def refuse_unrunnable(entries: list[PlanEntry], fetch: Fetch) -> list[PlanEntry]:
     """The entries, with each create/update whose monitor cannot run on the indices it searches refused."""
     checked = {position: entry for position, entry in enumerate(entries)
-               if entry.action in (Action.create, Action.update) and entry.desired is not None}
+               if entry.action in (Action.create, Action.update, Action.adopt) and entry.desired is not None}
     if not checked:
         return entries
     uses = {position: field_uses(entry.desired.payload) for position, entry in checked.items() if entry.desired}
