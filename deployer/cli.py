@@ -244,7 +244,8 @@ def deploy(
     _verbose_logging(verbose)
     options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=frozenset(adopt or ()))
     report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
-                                timeout=timeout, confirm=confirm, progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
+                                timeout=timeout, confirm=confirm,
+                                progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
     if output is Format.json:
         render.dump_json(render.deploy_json(report))
     else:
