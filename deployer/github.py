@@ -111,13 +111,16 @@ def deploy_github(report: DeployReport) -> None:
             result = "—"
         rows.append(f"| `{entry.rule_id}` | {entry.target} | {entry.action.value} | {_cell(result)} — {_cell(entry.reason)} |")
         file = display_path(entry.desired.rule.path) if entry.desired else None
-        if entry.action.value == "refuse":
-            sys.stdout.write(annotation("error", f"{entry.target}: refused: {entry.reason}", file=file,
-                                        line=line_of(file, "/version") if file else None, title="detect deploy") + "\n")
+        if entry.action.blocks:
+            # refuse is about the file's version; conflict and drift are about the target, annotated on the rule's id
+            refused = entry.action.value == "refuse"
+            pointer, word = ("/version", "refused") if refused else ("/rule_id", entry.action.value)
+            sys.stdout.write(annotation("error", f"{entry.target}: {word}: {entry.reason}", file=file,
+                                        line=line_of(file, pointer) if file else None, title="detect deploy") + "\n")
         elif outcome is not None and not outcome.applied:
             sys.stdout.write(annotation("error", f"{entry.target}: {entry.action.value} failed: {outcome.message}", file=file,
                                         line=1 if file else None, title="detect deploy") + "\n")
-    state = "refused" if report.refused else "partial failure" if report.failed else \
+    state = "not applied (refused, conflict or drift)" if report.refused else "partial failure" if report.failed else \
         "dry run" if report.dry_run else "deployed"
     summary(f"### detect deploy to `{report.environment}`: {state}\n\n" + "\n".join(rows) + "\n")
 

@@ -76,3 +76,19 @@ def test_test_annotates_the_fixture_line_that_misbehaved(opensearch_node: Runnin
     assert result.returncode == 1
     assert (f"::error file={tmp_path / STEM / 'match.ndjson'},line={len(match) + 1},title=detect test::opensearch: "
             "this event should alert but did not") in result.stdout.splitlines()
+
+
+def test_deploy_annotates_drift_on_the_rule_id_line(in_tmp: Path, kibana: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(DETECTIONS, in_tmp / "detections")
+    (in_tmp / "detect.toml").write_text(f'[environments.ci]\n[environments.ci.kibana]\nurl = "{kibana.url}"\n'
+                                        'username_env = "TEST_USER"\npassword_env = "TEST_PASSWORD"\n')
+    monkeypatch.setenv("TEST_USER", "ci")
+    monkeypatch.setenv("TEST_PASSWORD", "not-a-real-password")
+    assert detect("deploy", "--env", "ci", cwd=in_tmp).returncode == 0
+    rule_id = json.loads((in_tmp / "detections" / f"{STEM}.json").read_text())["rule_id"]
+    kibana.edit_in_ui(rule_id, enabled=True)
+    drifted = detect("deploy", "--env", "ci", "--format", "github", cwd=in_tmp)
+    assert drifted.returncode == 1
+    rule_id_line = next(number for number, text in enumerate((in_tmp / "detections" / f"{STEM}.json").read_text().splitlines(), 1)
+                        if '"rule_id"' in text)
+    assert f"::error file=detections/{STEM}.json,line={rule_id_line},title=detect deploy::kibana:default: drift: " in drifted.stdout
