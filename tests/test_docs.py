@@ -191,6 +191,8 @@ def test_every_command_in_the_docs_works(document: Path, tmp_path: Path, kibana:
     for command in commands:
         if command.command in NOT_RUN:
             continue
+        if re.match(r"(python3? -m )?pip\b", command.command):
+            pytest.fail(f"{command}: would change the environment this suite runs from: list it in NOT_RUN with the reason")
         if re.match(r"detect cluster (up|down)\b", command.command):
             pytest.fail(f"{command}: would start or stop the session's nodes: give it a node of its own here")
         result = subprocess.run(["bash", "-o", "pipefail", "-c", _runnable(command, urls)], cwd=root, capture_output=True,
