@@ -160,8 +160,8 @@ class JsonApi:
             try:
                 response = self._send(method, path, budget, options)
             except (httpx.TransportError, _Overdue) as error:
-                reason = f"no complete answer within {round(budget, 1):g} s" if isinstance(error, _Overdue) else \
-                    f"{type(error).__name__}: {error}"
+                overdue = isinstance(error, (_Overdue, httpx.TimeoutException))
+                reason = f"no complete answer within {round(budget, 1):g} s" if overdue else f"{type(error).__name__}: {error}"
                 self._log(f"{method} {path}: {reason}")
                 self._stop_at_deadline(method, path, reason)
                 if attempt < self.retry.attempts:
@@ -233,8 +233,11 @@ class JsonApi:
 
     def _exchange(self, method: str, path: str, budget: float, options: dict[str, Any],
                   given_up: threading.Event) -> httpx.Response:
-        request = self.client.build_request(method, path, timeout=budget, **options)
+        # httpx's own timeouts a little later than the waiting thread's bound, which is the one that decides.
+        request = self.client.build_request(method, path, timeout=budget + 1.0, **options)
         response = self.client.send(request, stream=True)
+        if response.is_stream_consumed:  # a transport that answered in full at once (httpx.MockTransport)
+            return response
         raw: list[bytes] = []
         try:
             for chunk in response.iter_raw():
@@ -261,11 +264,13 @@ def _reason(body: Any) -> str:
             if isinstance(value, dict):
                 value = value.get("reason") or value.get("type")
             if value:
-                return _cut_reason(str(value))
+                return _cut_reason(str(value)) or "no details"
     return _cut_reason(str(body)) or "no details"
 
 
 def _cut_reason(text: str) -> str:
+    """One line (a server's reason may hold newlines, and a message is one line), cut to length."""
+    text = " ".join(text.split())
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS] + "..."
 
 
