@@ -39,7 +39,8 @@ def test_kibana_export_is_accepted_by_kibana_import(in_tmp: Path, kibana: Any) -
     stored = kibana.rules["default"]
     for rule in _repository_rules():
         payload = kibana_target.compile_rule(rule)
-        assert {key: stored[rule.rule_id][key] for key in payload} == payload
+        # Kibana answers with its defaults and bookkeeping added: it holds what was sent when the two compare equal.
+        assert kibana_target.comparable(stored[rule.rule_id]) == kibana_target.comparable(payload)
 
 
 def test_the_import_check_refuses_a_rule_kibana_would_refuse(in_tmp: Path, kibana: Any) -> None:
