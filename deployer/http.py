@@ -67,6 +67,8 @@ class Deadline:
 @dataclass
 class RetryPolicy:
     attempts: int = 5
+    # A server that let a whole attempt run out is up but stuck: one more try, not four (each costs the full timeout).
+    overdue_attempts: int = 2
     first_delay: float = 0.5
     max_delay: float = 8.0
     sleep: Callable[[float], None] = time.sleep
@@ -148,7 +150,7 @@ class JsonApi:
     def request(self, method: str, path: str, *, ok: Iterable[int] = (200,), **options: Any) -> httpx.Response:
         """Send with retries; return the response when its status is in `ok`, else raise RequestFailed."""
         accepted = set(ok)
-        attempt = 0
+        attempt = overdue_attempts = 0
         while True:
             attempt += 1
             budget = self._budget(method, path)
@@ -164,7 +166,8 @@ class JsonApi:
                 reason = f"no complete answer within {round(budget, 1):g} s" if overdue else f"{type(error).__name__}: {error}"
                 self._log(f"{method} {path}: {reason}")
                 self._stop_at_deadline(method, path, reason)
-                if attempt < self.retry.attempts:
+                overdue_attempts += overdue
+                if attempt < self.retry.attempts and overdue_attempts < self.retry.overdue_attempts:
                     self._pause(self.retry.delay(attempt, None), method, path, reason)
                     continue
                 raise RequestFailed(self._cut(f"{method} {path}: no answer after {attempt} attempts ({reason})")) from None

@@ -122,6 +122,19 @@ def test_each_request_is_bounded_in_wall_clock_time(behaviour: Callable[[socket.
     assert failure.value.status is None
 
 
+def test_an_attempt_that_ran_out_is_retried_once() -> None:
+    """Each overdue attempt costs the whole timeout: five of them would make a stuck server cost five timeouts."""
+    with raw_server(never_answers) as server:
+        api = _api(server.url, timeout=0.5, retry=NO_SLEEP)  # five attempts for failures that come fast
+        started = time.monotonic()
+        with pytest.raises(RequestFailed) as failure:
+            api.request("GET", "/")
+        elapsed = time.monotonic() - started
+        api.close()
+    assert api.requests_sent == 2 and elapsed < 2.0, elapsed
+    assert str(failure.value) == "GET /: no answer after 2 attempts (no complete answer within 0.5 s)"
+
+
 def test_a_complete_answer_within_the_bound_is_read_whole() -> None:
     def slow_but_complete(connection: socket.socket, stopping: threading.Event) -> None:
         body = json.dumps({"status": "green", "padding": "x" * 100_000}).encode()
