@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-# Repetition counts above this build automata the engines refuse (max_determinized_states) or choke on.
-MAX_REPEAT = 1000
 _SHORTHAND_CLASSES = "dDsSwW"
 # Lucene 9's predefined classes (RegExp.matchPredefinedCharacterClass); upper case is the complement.
 _SHORTHAND_RANGES = {
@@ -170,14 +168,9 @@ class _Parser:
                     maximum = self.integer() if self.peek("0123456789") else None
                 if not self.match("}"):
                     raise LuceneSyntaxError(f"expected '}}' at character {self.pos + 1}")
-                if max(minimum, maximum or 0) > MAX_REPEAT:
-                    raise LuceneSyntaxError(f"repetition count above {MAX_REPEAT} at character {start + 1}")
                 if maximum is not None and maximum < minimum:
                     raise LuceneSyntaxError(f"repetition {{{minimum},{maximum}}} has its bounds reversed")
-                copies = max(minimum, maximum or 0, 1) * _copies(node)
-                if copies > MAX_REPEAT:
-                    # (a{100}){100} is a{10000} to the automaton: the engines refuse to determinize it.
-                    raise LuceneSyntaxError(f"nested repetitions make {copies} copies, above {MAX_REPEAT} at character {start + 1}")
+                # How large a repetition may grow is Lucene's work limit to decide: see lucene_automaton.
                 node = Repeat(node, minimum, maximum)
         return node
 
@@ -313,15 +306,6 @@ def _java_int(digits: str, position: int) -> int:
         raise LuceneSyntaxError(f"number {digits[:12]}{'...' if len(digits) > 12 else ''} at character {position + 1} "
                                 "is larger than Lucene reads (2147483647)")
     return int(digits)
-
-
-def _copies(tree: Node) -> int:
-    """How many times the most repeated part of `tree` is copied into the automaton."""
-    if isinstance(tree, Repeat):
-        return max(tree.minimum, tree.maximum or 0, 1) * _copies(tree.node)
-    children = (tree.parts if isinstance(tree, Concat) else tree.options if isinstance(tree, Union_)
-                else tree.operands if isinstance(tree, Operator) else ())
-    return max((_copies(child) for child in children), default=1)
 
 
 def folding_findings(tree: Node) -> list[Finding]:

@@ -8,6 +8,7 @@ from deployer.datasource import DataSource, available_data_sources, load_data_so
 from deployer.dialects.dsl import FieldUse, scan_dsl
 from deployer.dialects.eql import EqlSyntax, parse_eql
 from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findings
+from deployer.dialects.lucene_limits import too_complex, wildcard_too_complex
 from deployer.errors import pointer_of
 from deployer.model import Rule
 from deployer.scaffold import PLACEHOLDER
@@ -15,6 +16,8 @@ from deployer.scaffold import PLACEHOLDER
 # Kibana's risk score bands (its RiskScore schema); a severity outside its band misleads triage.
 SEVERITY_BANDS = {"low": (0, 21), "medium": (22, 47), "high": (48, 73), "critical": (74, 100)}
 _PATTERN_FIELD_TYPES = {"keyword", "wildcard", "constant_keyword"}
+# What the engines answer such a query with on every run; the reason follows, counted as Lucene counts it.
+_REFUSED = "is refused by the engines on every run, as too complex for Lucene"
 
 Finding = tuple[str, str]  # (JSON pointer, message)
 
@@ -100,16 +103,23 @@ def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Findin
                                 "rather than the value; use a keyword field")
         if use.kind == "regexp":
             yield from _regexp_findings(use)
-        elif use.kind == "wildcard" and use.pointer != "/query":
+        elif use.kind == "wildcard":
             # In EQL, ':' and like take EQL wildcards where '\' is not an escape; only DSL wildcards are Lucene's.
-            for finding in check_wildcard(str(use.value)):
-                yield use.pointer, f"wildcard {use.value!r}: {finding}"
+            lucene_pattern = str(use.value) if use.pointer != "/query" else str(use.value).replace("\\", "\\\\")
+            if use.pointer != "/query":
+                for finding in check_wildcard(str(use.value)):
+                    yield use.pointer, f"wildcard {use.value!r}: {finding}"
+            reason = wildcard_too_complex(lucene_pattern, use.case_insensitive or use.pointer == "/query")
+            if reason is not None:
+                yield use.pointer, f"wildcard {use.value!r} {_REFUSED}: {reason}"
 
 
 def _regexp_findings(use: FieldUse) -> Iterator[Finding]:
     checked = check_regexp(str(use.value))
     if checked.error:
         yield use.pointer, f"regexp {use.value!r} is not valid Lucene syntax: {checked.error}"
+    elif (reason := too_complex(str(use.value), use.case_insensitive)) is not None:
+        yield use.pointer, f"regexp {use.value!r} {_REFUSED}: {reason}"
     for finding in checked.findings:
         yield use.pointer, f"regexp {use.value!r}: {finding}"
     if checked.tree is not None and use.case_insensitive:

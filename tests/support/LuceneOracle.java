@@ -7,7 +7,8 @@
  *       -> {"version":"9.12.3"}
  *   {"kind":"regexp","pattern":"ab.*","case_insensitive":false,"values":["abc","xabc"]}
  *       -> {"matches":[true,false]}
- *       -> {"error":"<exception message>","error_type":"IllegalArgumentException"}
+ *       -> {"error":"<exception message>","error_type":"IllegalArgumentException","too_complex":false}
+ *          ("too_complex":true when the automaton needs more than max_determinized_states of determinize work)
  *   {"kind":"wildcard","pattern":"*\\calc.exe","case_insensitive":true,"values":["..."]}
  *       -> {"matches":[...]}
  *
@@ -66,6 +67,7 @@ import org.apache.lucene.util.automaton.Automaton;
 import org.apache.lucene.util.automaton.CompiledAutomaton;
 import org.apache.lucene.util.automaton.Operations;
 import org.apache.lucene.util.automaton.RegExp;
+import org.apache.lucene.util.automaton.TooComplexToDeterminizeException;
 
 public final class LuceneOracle {
 
@@ -155,12 +157,19 @@ public final class LuceneOracle {
     return sb.append("]}").toString();
   }
 
+  /**
+   * A refused pattern: the message, the exception's class, and "too_complex": whether building the automaton hit
+   * the determinize work limit (TooComplexToDeterminizeException, from RegExp.toAutomaton's minimizations, a
+   * counted repetition's early check, or the query's own determinize), which is what detect's validation predicts.
+   */
   static String rejection(Throwable e) {
     String message = e.getMessage() == null ? e.toString() : e.getMessage();
     return "{\"error\":"
         + quote(message)
         + ",\"error_type\":"
         + quote(e.getClass().getSimpleName())
+        + ",\"too_complex\":"
+        + (e instanceof TooComplexToDeterminizeException)
         + "}";
   }
 

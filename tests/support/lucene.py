@@ -14,6 +14,7 @@ oracle fails loudly, it never passes without an answer.  A pattern that Lucene r
     oracle = get_oracle()
     oracle.regexp_matches("ab.*", ["abc", "xabc"])            # [True, False]
     oracle.regexp_error("(ab")                                # "expected ')' at position 3"
+    oracle.regexp_too_complex("(a|b)*a(a|b){20}")             # True: TooComplexToDeterminizeException
     oracle.wildcard_matches("*\\\\calc.exe", [r"C:\\calc.exe"], case_insensitive=True)
     oracle.run([regexp_case("a+", ["a"]), wildcard_case("a?", ["ab"])])   # one round trip each
 """
@@ -115,6 +116,14 @@ class Outcome:
     matches: tuple[bool, ...] | None
     error: str | None = None
     error_type: str | None = None
+    too_complex: bool = False
+    """Lucene threw TooComplexToDeterminizeException: determinizing needs more than the work limit."""
+
+    @property
+    def automaton_too_large(self) -> bool:
+        """Lucene refused the built automaton as too deep to walk (Operations.isFinite: "input automaton is too
+        large"), the other way a regexp or wildcard is refused for its size rather than its syntax."""
+        return self.error_type == "IllegalArgumentException" and (self.error or "").startswith("input automaton is too large")
 
     def matches_or_raise(self) -> list[bool]:
         if self.matches is None:
@@ -294,7 +303,8 @@ class LuceneOracle:
                         raise LuceneOracleError(f"{len(matches)} answers for {len(case.values)} values: {case!r}")
                     outcomes.append(Outcome(case, matches))
                 elif "error" in answer:
-                    outcomes.append(Outcome(case, None, str(answer["error"]), str(answer.get("error_type", ""))))
+                    outcomes.append(Outcome(case, None, str(answer["error"]), str(answer.get("error_type", "")),
+                                            answer.get("too_complex") is True))
                 else:
                     raise LuceneOracleError(f"unexpected answer {answer!r} to {case!r}")
         return outcomes
@@ -308,6 +318,11 @@ class LuceneOracle:
     def regexp_error(self, pattern: str, *, case_insensitive: bool = False, flags: int | None = None) -> str | None:
         """Lucene's message when it rejects the pattern, None when it accepts it."""
         return self.run([regexp_case(pattern, case_insensitive=case_insensitive, flags=flags)])[0].error
+
+    def regexp_too_complex(self, pattern: str, *, case_insensitive: bool = False) -> bool:
+        """Whether RegExp -> Automaton -> determinize, as a regexp query builds it with the default
+        determinizeWorkLimit (10000), throws TooComplexToDeterminizeException."""
+        return self.run([regexp_case(pattern, case_insensitive=case_insensitive)])[0].too_complex
 
     def wildcard_matches(self, pattern: str, values: Iterable[str], *, case_insensitive: bool = False,
                          via: Literal["automaton", "index"] = "automaton") -> list[bool]:

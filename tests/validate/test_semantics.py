@@ -34,3 +34,27 @@ def test_an_eql_newline_in_a_path_is_refused(eql_document: dict[str, Any], write
     assert [str(problem) for problem in validate_paths([write_rule(document)]).problems] == [
         "rules/rule.json: /query: string \"*\\notepad.exe\" compared with process.executable holds a newline (EQL reads "
         "'\\n' as an escape): write '\\\\' for a backslash, \"*\\\\notepad.exe\", or use a raw string, \"\"\"*\\notepad.exe\"\"\""]
+
+
+def test_a_regexp_lucene_cannot_determinize_is_refused(dsl_document: dict[str, Any], write_rule: Callable[..., Path]) -> None:
+    def blow_up(document: dict[str, Any]) -> None:
+        document["query"]["bool"]["filter"][3]["regexp"]["file.name"]["value"] = "(a|b)*a(a|b){20}"
+        document["query"]["bool"]["filter"][2]["bool"]["should"][0]["wildcard"]["process.executable"]["value"] = \
+            "*a?????????????"
+
+    problems = validate_paths([write_rule(mutated(dsl_document, blow_up))]).problems
+    assert [str(problem) for problem in problems] == [
+        "rules/rule.json: /query/bool/filter/2/bool/should/0/wildcard/process.executable/value: wildcard "
+        "'*a?????????????' is refused by the engines on every run, as too complex for Lucene: determinizing its "
+        "automaton needs more than 10000 effort (max_determinized_states)",
+        "rules/rule.json: /query/bool/filter/3/regexp/file.name/value: regexp '(a|b)*a(a|b){20}' is refused by the "
+        "engines on every run, as too complex for Lucene: determinizing its automaton needs more than 10000 effort "
+        "(max_determinized_states)"]
+
+
+def test_an_eql_regex_lucene_cannot_determinize_is_refused(eql_document: dict[str, Any],
+                                                          write_rule: Callable[..., Path]) -> None:
+    document = mutated(eql_document, lambda d: d.update(query='file where file.name regex "(a|b)*a(a|b){20}"'))
+    assert [str(problem) for problem in validate_paths([write_rule(document)]).problems] == [
+        "rules/rule.json: /query: regexp '(a|b)*a(a|b){20}' is refused by the engines on every run, as too complex "
+        "for Lucene: determinizing its automaton needs more than 10000 effort (max_determinized_states)"]
