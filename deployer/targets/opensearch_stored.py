@@ -48,11 +48,11 @@ def comparable(monitor: JSON) -> JSON:
         reduced["ui_metadata"] = {"detect": marker}
     else:
         reduced.pop("ui_metadata", None)
-    for item in reduced.get("inputs") or []:
+    for item in _list(reduced.get("inputs")):
         search = item.get("search") if isinstance(item, dict) else None
         if isinstance(search, dict) and isinstance(search.get("query"), dict):
             search["query"] = _search_source(search["query"])
-    for trigger in reduced.get("triggers") or []:
+    for trigger in _list(reduced.get("triggers")):
         bucket = trigger.get("bucket_level_trigger") if isinstance(trigger, dict) else None
         condition = bucket.get("condition") if isinstance(bucket, dict) else None
         if isinstance(condition, dict) and condition.get("gap_policy") == "skip":
@@ -159,7 +159,7 @@ def _aggregation(body: Any) -> Any:
 def _composite(body: JSON) -> JSON:
     reduced = dict(body)
     sources = []
-    for source in body.get("sources") or []:
+    for source in _list(body.get("sources")):
         if not isinstance(source, dict):
             sources.append(source)
             continue
@@ -174,6 +174,11 @@ def _composite(body: JSON) -> JSON:
         sources.append(canonical)
     reduced["sources"] = sources
     return reduced
+
+
+def _list(value: Any) -> list[Any]:
+    """A list the answer holds, or none: what a server stores is read, never trusted to have its shape."""
+    return value if isinstance(value, list) else []
 
 
 def _without_unit_boost(value: Any) -> Any:
