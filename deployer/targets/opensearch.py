@@ -102,7 +102,8 @@ def deployed_monitor(hit: Any, where: str) -> tuple[Deployed | None, list[str]]:
     source = need_object(item.get("_source"), where, f"the _source of monitor {remote_id}")
     monitor = need_object(source.get("monitor", source), where, f"monitor {remote_id}")
     marker = object_or_empty(object_or_empty(monitor, "ui_metadata"), "detect") or None
-    triggers = monitor.get("triggers") if isinstance(monitor.get("triggers"), list) else []
+    triggers = monitor.get("triggers")
+    triggers = triggers if isinstance(triggers, list) else []
     trigger_ids = [str(trigger["bucket_level_trigger"].get("id")) for trigger in triggers
                    if isinstance(trigger, dict) and isinstance(trigger.get("bucket_level_trigger"), dict)]
     content = comparable(monitor)
