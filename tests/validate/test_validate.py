@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deployer.validate import validate_paths
-from tests.conftest import DETECTIONS, mutated
+from tests.conftest import DETECTIONS, REPO, mutated
 
 
 def test_the_repository_rules_are_valid() -> None:
@@ -181,7 +181,7 @@ def test_valid_and_invalid_files_are_separated(dsl_document: dict[str, Any], eql
 
 
 def test_schema_file_is_usable_by_editors() -> None:
-    schema = json.loads((DETECTIONS.parent / "deployer" / "schema" / "rule.schema.json").read_text())
+    schema = json.loads((REPO / "deployer" / "schema" / "rule.schema.json").read_text())
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(schema)
