@@ -56,7 +56,7 @@ def _finish_state(transitions: Iterable[Transition]) -> tuple[list[Transition], 
     return merged, deterministic
 
 
-def _build(accept: list[bool], raw: list[list[Transition]]) -> Automaton:
+def build(accept: list[bool], raw: list[list[Transition]]) -> Automaton:
     finished = [_finish_state(state) for state in raw]
     return Automaton(list(accept), [transitions for transitions, _ in finished], all(ok for _, ok in finished))
 
@@ -127,7 +127,7 @@ def concatenate(parts: list[Automaton]) -> Automaton:
         offset += part.states
     if not accept:
         return Automaton([False], [[]], True)
-    return _build(accept, raw)
+    return build(accept, raw)
 
 
 def union(parts: list[Automaton]) -> Automaton:
@@ -138,7 +138,7 @@ def union(parts: list[Automaton]) -> Automaton:
         if part.states:
             raw[0] += [(low, high, dest + offset) for low, high, dest in part.transitions[0]]
             accept[0] = accept[0] or part.accept[0]
-    return remove_dead_states(_build(accept, raw))
+    return remove_dead_states(build(accept, raw))
 
 
 def optional(automaton: Automaton) -> Automaton:
@@ -147,7 +147,7 @@ def optional(automaton: Automaton) -> Automaton:
     if automaton.states:
         _copy_into(accept, raw, automaton)
         raw[0] += [(low, high, dest + 1) for low, high, dest in automaton.transitions[0]]
-    return _build(accept, raw)
+    return build(accept, raw)
 
 
 def repeat(automaton: Automaton) -> Automaton:
@@ -162,7 +162,7 @@ def repeat(automaton: Automaton) -> Automaton:
     for state in range(automaton.states):
         if automaton.accept[state]:
             raw[state + 1] += first
-    return _build(accept, raw)
+    return build(accept, raw)
 
 
 def repeat_min(automaton: Automaton, count: int) -> Automaton:
@@ -191,7 +191,7 @@ def repeat_range(automaton: Automaton, low: int, high: int) -> Automaton:
             if automaton.states and automaton.accept[0]:
                 accept[state] = True
         previous = [offset + state for state in range(automaton.states) if automaton.accept[state]]
-    return _build(accept, raw)
+    return build(accept, raw)
 
 
 def totalize(automaton: Automaton) -> Automaton:
@@ -210,13 +210,13 @@ def totalize(automaton: Automaton) -> Automaton:
             state.append((reached, MAX_CODE_POINT, dead))
         raw.append(state)
     raw.append([(0, MAX_CODE_POINT, dead)])
-    return _build([*automaton.accept, False], raw)
+    return build([*automaton.accept, False], raw)
 
 
 def remove_dead_states(automaton: Automaton) -> Automaton:
     """Keep the states reachable from state 0 that can reach an accept state, in their order."""
     if automaton.states == 0:
-        return _build([], [])
+        return build([], [])
     reachable = {0}
     work = [0]
     while work:
@@ -237,7 +237,7 @@ def remove_dead_states(automaton: Automaton) -> Automaton:
                 work.append(source)
     live = [state for state in range(automaton.states) if state in reachable and state in productive]
     number = {state: index for index, state in enumerate(live)}
-    return _build([automaton.accept[state] for state in live],
+    return build([automaton.accept[state] for state in live],
                   [[(low, high, number[dest]) for low, high, dest in automaton.transitions[state] if dest in number]
                    for state in live])
 
@@ -272,7 +272,7 @@ def intersection(first: Automaton, second: Automaton) -> Automaton:
                     raw[position].append((max(low_1, low_2), min(high_1, high_2), target))
                 index += 1
         position += 1
-    return remove_dead_states(_build(accept, raw))
+    return remove_dead_states(build(accept, raw))
 
 
 def complement(automaton: Automaton, limit: int) -> Automaton:
@@ -322,7 +322,7 @@ def determinize(automaton: Automaton, limit: int) -> Automaton:
                     del counts[dest]
             last = point
         position += 1
-    return _build(accept, raw)
+    return build(accept, raw)
 
 
 def minimize(automaton: Automaton, limit: int) -> Automaton:
@@ -345,7 +345,7 @@ def minimize(automaton: Automaton, limit: int) -> Automaton:
     raw = [[(low, high, number[blocks[dest]]) for low, high, dest in total.transitions[representative[block]]]
            for block in order]
     assert len(accept) == count
-    return remove_dead_states(_build(accept, raw))
+    return remove_dead_states(build(accept, raw))
 
 
 def _coarsest_partition(total: Automaton) -> list[int]:
