@@ -80,6 +80,9 @@ class Target(str, Enum):
 
 FormatOption = Annotated[Format, typer.Option("--format", help="text for people, json for machines, github for "
                                                "annotations and a job summary in GitHub Actions.")]
+EnvOption = Annotated[str, typer.Option("--env", help="Environment from detect.toml.")]
+ConfigOption = Annotated[Path, typer.Option(help="The environments file.")]
+RulesDirOption = Annotated[Path, typer.Option(help="Folder of rule files.")]
 TimeoutOption = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1.0, help="Give up after this long in "
                           "all (each request is bounded too); what was and was not applied is reported.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every step (even in CI) and, for deploys, each "
@@ -205,7 +208,7 @@ def test_rules(
 
 @app.command()
 def deploy(
-    env: Annotated[str, typer.Option("--env", help="Environment from detect.toml.")],
+    env: EnvOption,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     prune: Annotated[bool, typer.Option(help="Delete deployed rules detect manages that are no longer in the repository.")] = False,
     force: Annotated[bool, typer.Option(help="Allow downgrades (a deployed version newer than the file's).")] = False,
@@ -214,8 +217,8 @@ def deploy(
     overwrite_drift: Annotated[bool, typer.Option("--overwrite-drift", help="Replace rules changed outside detect since "
                                "it deployed them (planned as `drift` otherwise; `detect diff` shows the changes).")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Apply to a protected environment without asking.")] = False,
-    config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
-    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    config: ConfigOption = Path("detect.toml"),
+    rules_dir: RulesDirOption = Path("detections"),
     timeout: TimeoutOption = 300.0,
     output: FormatOption = Format.text,
     verbose: VerboseOption = False,
@@ -259,11 +262,11 @@ def deploy(
 
 @app.command()
 def diff(
-    env: Annotated[str, typer.Option("--env", help="Environment from detect.toml.")],
+    env: EnvOption,
     rules: Annotated[Optional[list[str]], typer.Argument(metavar="[RULE]...", help="rule_ids or rule file stems.",
                                                          show_default="all")] = None,
-    config: Annotated[Path, typer.Option(help="The environments file.")] = Path("detect.toml"),
-    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    config: ConfigOption = Path("detect.toml"),
+    rules_dir: RulesDirOption = Path("detections"),
     timeout: TimeoutOption = 300.0,
     output: FormatOption = Format.text,
     verbose: VerboseOption = False,
@@ -289,7 +292,7 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write; - for stdout.")] = Path("-"),
     env: Annotated[Optional[str], typer.Option("--env", help="Compile as this environment of detect.toml runs the rules.")] = None,
     config: Annotated[Path, typer.Option(help="The environments file (with --env).")] = Path("detect.toml"),
-    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    rules_dir: RulesDirOption = Path("detections"),
 ) -> None:
     """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
     from deployer.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
@@ -329,7 +332,7 @@ class Language(str, Enum):
 def new(
     name: Annotated[str, typer.Argument(help="The rule's name; its file is named after it.")],
     language: Annotated[Language, typer.Option(help="Query language of the rule.")] = Language.dsl,
-    rules_dir: Annotated[Path, typer.Option(help="Folder of rule files.")] = Path("detections"),
+    rules_dir: RulesDirOption = Path("detections"),
     fixtures: Annotated[Path, typer.Option(help="Fixtures root.")] = Path("fixtures"),
 ) -> None:
     """Scaffold a rule (fresh rule_id, version 1) and its fixture folder; both validate and prove as written."""

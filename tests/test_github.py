@@ -43,12 +43,17 @@ def test_validate_annotates_the_line_of_each_problem(in_tmp: Path, monkeypatch: 
     assert summary.read_text().startswith("### detect validate: 1 problem(s)")
 
 
-def test_deploy_writes_its_plan_to_the_job_summary(in_tmp: Path, kibana: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _ci_repository(in_tmp: Path, kibana: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' rules and an environment `ci` on the test Kibana, with its credentials set."""
     shutil.copytree(DETECTIONS, in_tmp / "detections")
     (in_tmp / "detect.toml").write_text(f'[environments.ci]\n[environments.ci.kibana]\nurl = "{kibana.url}"\n'
                                         'username_env = "TEST_USER"\npassword_env = "TEST_PASSWORD"\n')
     monkeypatch.setenv("TEST_USER", "ci")
     monkeypatch.setenv("TEST_PASSWORD", "not-a-real-password")
+
+
+def test_deploy_writes_its_plan_to_the_job_summary(in_tmp: Path, kibana: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _ci_repository(in_tmp, kibana, monkeypatch)
     summary = in_tmp / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = detect("deploy", "--env", "ci", "--format", "github", cwd=in_tmp)
@@ -79,11 +84,7 @@ def test_test_annotates_the_fixture_line_that_misbehaved(opensearch_node: Runnin
 
 
 def test_deploy_annotates_drift_on_the_rule_id_line(in_tmp: Path, kibana: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(DETECTIONS, in_tmp / "detections")
-    (in_tmp / "detect.toml").write_text(f'[environments.ci]\n[environments.ci.kibana]\nurl = "{kibana.url}"\n'
-                                        'username_env = "TEST_USER"\npassword_env = "TEST_PASSWORD"\n')
-    monkeypatch.setenv("TEST_USER", "ci")
-    monkeypatch.setenv("TEST_PASSWORD", "not-a-real-password")
+    _ci_repository(in_tmp, kibana, monkeypatch)
     assert detect("deploy", "--env", "ci", cwd=in_tmp).returncode == 0
     rule_id = json.loads((in_tmp / "detections" / f"{STEM}.json").read_text())["rule_id"]
     kibana.edit_in_ui(rule_id, enabled=True)
