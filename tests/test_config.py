@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,36 +18,17 @@ from deployer.config import check_config, config_problems, key_path, load_enviro
 from deployer.errors import InvalidRules
 from deployer.model import Rule
 from tests.conftest import DSL_RULE, detect
+from tests.support.tripwire import Tripwire, tripwire_port
 
 RULE_ID = json.loads(DSL_RULE.read_text("utf-8"))["rule_id"]
 DATA_SOURCE = json.loads(DSL_RULE.read_text("utf-8"))["data_source"]
 PASSWORD = "hunter2-Zq8vK2mN7x"
 
 
-@dataclass(frozen=True)
-class Tripwire:
-    url: str
-    contacts: list[str]
-
-
 @pytest.fixture
 def tripwire() -> Iterator[Tripwire]:
-    """A loopback port that records every connection: a refused detect.toml must never reach it."""
-    server = socket.create_server(("127.0.0.1", 0))
-    contacts: list[str] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, peer = server.accept()
-            except OSError:
-                return
-            contacts.append(f"{peer[0]}:{peer[1]}")
-            connection.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield Tripwire(f"http://127.0.0.1:{server.getsockname()[1]}", contacts)
-    server.close()
+    with tripwire_port() as port:
+        yield port
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from deployer.jsontext import MAX_DEPTH
 from deployer.load import MAX_RULE_BYTES
 from deployer.model import Rule
 from tests.conftest import DSL_RULE, EQL_RULE, FIXTURES, RULES, detect
+from tests.support.tripwire import Tripwire, tripwire_port
 
 STEM = DSL_RULE.stem
 RULE = f"detections/{STEM}.json"
@@ -36,32 +35,10 @@ COMMANDS = ("validate", "test", "deploy")
 PROBLEM_LINE = re.compile(r"(?P<file>[^:]+(?::\d+)?): (?P<where>/\S*): (?P<message>.+)")
 
 
-@dataclass(frozen=True)
-class Tripwire:
-    """A loopback port that accepts and drops connections, remembering that they happened."""
-
-    url: str
-    contacts: list[str]
-
-
 @pytest.fixture
 def tripwire() -> Iterator[Tripwire]:
-    server = socket.create_server(("127.0.0.1", 0))
-    contacts: list[str] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, peer = server.accept()
-            except OSError:
-                return
-            contacts.append(f"{peer[0]}:{peer[1]}")
-            connection.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield Tripwire(f"http://127.0.0.1:{server.getsockname()[1]}", contacts)
-    server.shutdown(socket.SHUT_RDWR)
-    server.close()
+    with tripwire_port() as port:
+        yield port
 
 
 @pytest.fixture
