@@ -18,6 +18,8 @@ SEVERITY_BANDS = {"low": (0, 21), "medium": (22, 47), "high": (48, 73), "critica
 _PATTERN_FIELD_TYPES = {"keyword", "wildcard", "constant_keyword"}
 # What the engines answer such a query with on every run; the reason follows, counted as Lucene counts it.
 _REFUSED = "is refused by the engines on every run, as too complex for Lucene"
+MAX_REGEX_LENGTH = 1000
+"""index.max_regex_length's default in OpenSearch and Elasticsearch: a longer regexp query is refused."""
 
 Finding = tuple[str, str]  # (JSON pointer, message)
 
@@ -116,8 +118,12 @@ def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Findin
 
 def _regexp_findings(use: FieldUse) -> Iterator[Finding]:
     checked = check_regexp(str(use.value))
+    length = len(str(use.value).encode("utf-16-le")) // 2  # Java's String.length, which the engines compare
     if checked.error:
         yield use.pointer, f"regexp {use.value!r} is not valid Lucene syntax: {checked.error}"
+    elif length > MAX_REGEX_LENGTH:
+        yield use.pointer, (f"regexp {str(use.value)[:40]!r}... is {length} characters long: the engines refuse "
+                            f"regexps longer than {MAX_REGEX_LENGTH} (index.max_regex_length) on every run")
     elif (reason := too_complex(str(use.value), use.case_insensitive)) is not None:
         yield use.pointer, f"regexp {use.value!r} {_REFUSED}: {reason}"
     for finding in checked.findings:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deployer.cluster.node import RunningNode
 from deployer.validate import validate_paths
 from tests.conftest import mutated
 
@@ -58,3 +59,38 @@ def test_an_eql_regex_lucene_cannot_determinize_is_refused(eql_document: dict[st
     assert [str(problem) for problem in validate_paths([write_rule(document)]).problems] == [
         "rules/rule.json: /query: regexp '(a|b)*a(a|b){20}' is refused by the engines on every run, as too complex "
         "for Lucene: determinizing its automaton needs more than 10000 effort (max_determinized_states)"]
+
+
+def test_a_regexp_longer_than_the_engines_allow_is_refused_as_the_engine_refuses_it(
+        dsl_document: dict[str, Any], write_rule: Callable[..., Path], opensearch_node: RunningNode) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    def engine_accepts(pattern: str) -> bool:
+        body = json.dumps({"query": {"regexp": {"file.name": {"value": pattern}}}}).encode()
+        request = urllib.request.Request(f"{opensearch_node.url}/detect-regex-length/_search", body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60):
+                return True
+        except urllib.error.HTTPError:
+            return False
+
+    create = urllib.request.Request(f"{opensearch_node.url}/detect-regex-length", json.dumps(
+        {"mappings": {"properties": {"file": {"properties": {"name": {"type": "keyword"}}}}}}).encode(), method="PUT",
+        headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(create, timeout=60).close()
+    try:
+        for length, refused in ((1000, False), (1001, True)):
+            pattern = "a" * length
+            document = mutated(dsl_document, lambda d, p=pattern: d["query"]["bool"]["filter"][3]["regexp"]["file.name"]
+                               .__setitem__("value", p))
+            problems = [str(problem) for problem in validate_paths([write_rule(document)]).problems]
+            assert engine_accepts(pattern) is not refused
+            assert problems == ([f"rules/rule.json: /query/bool/filter/3/regexp/file.name/value: regexp 'aaaaaaaaaaaaaaaaaaaaaaa"
+                                 f"aaaaaaaaaaaaaaaaa'... is {length} characters long: the engines refuse regexps longer "
+                                 "than 1000 (index.max_regex_length) on every run"] if refused else [])
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{opensearch_node.url}/detect-regex-length", method="DELETE"),
+                               timeout=60).close()
