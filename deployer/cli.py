@@ -335,7 +335,8 @@ def new(
     rules_dir: RulesDirOption = Path("detections"),
     fixtures: Annotated[Path, typer.Option(help="Fixtures root.")] = Path("fixtures"),
 ) -> None:
-    """Scaffold a rule (fresh rule_id, version 1) and its fixture folder; both validate and prove as written."""
+    """Scaffold a rule (fresh rule_id, version 1) and its fixture folder. Its TODO: texts are yours to write:
+    validation refuses them until then; the query and fixtures prove as written."""
     from deployer.scaffold import scaffold_rule
 
     rule_path, fixture_folder = scaffold_rule(name, language=language.value, rules_dir=rules_dir, fixtures_dir=fixtures)
