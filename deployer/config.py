@@ -32,8 +32,6 @@ TARGETS = ("kibana", "opensearch")
 warnings_log = logging.getLogger("detect.warnings")
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_NUMERIC_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
-_TEXT_TYPES = {"text", "match_only_text"}
 
 
 @dataclass(frozen=True)
@@ -184,22 +182,9 @@ def _exclusion_problems(shown: str, where: list[str | int], item: dict[str, Any]
     source = load_data_source(rule.data_source)
     if source is None:  # the rule itself is reported
         return []
-    field_name = item["field"]
-    if not source.has(field_name):
-        return [Problem(shown, key_path([*where, "field"]),
-                        f"field {field_name!r} is not in data source {source.name} (of rule {rule.rule_id}): "
-                        "this exclusion would never match")]
-    field_type = source.field_types[field_name]
-    if field_type in _TEXT_TYPES:
-        return [Problem(shown, key_path([*where, "field"]),
-                        f"field {field_name!r} is a {field_type} field in data source {source.name}: an exclusion "
-                        "compares whole values, which a text field does not keep; use a keyword field")]
-    if field_type in _NUMERIC_TYPES:
-        return [Problem(shown, key_path([*where, "values", number]),
-                        f"{value!r} is not a whole number, but {field_name!r} is a {field_type} field")
-                for number, value in enumerate(item["values"])
-                if not (isinstance(value, int) or re.fullmatch(r"-?[0-9]+", str(value)))]
-    return []
+    return [Problem(shown, key_path([*where, "field"] if number is None else [*where, "values", number]),
+                    message.replace(": this exclusion", f" (of rule {rule.rule_id}): this exclusion", 1))
+            for number, message in source.exclusion_findings(item["field"], item["values"])]
 
 
 def _target_problems(shown: str, where: list[str | int], table: dict[str, Any]) -> list[Problem]:

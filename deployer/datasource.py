@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+# Field types whose values an exact comparison (a `terms` exclusion) cannot match as written.
+TEXT_TYPES = frozenset({"text", "match_only_text"})
+WHOLE_NUMBER_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long"})
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,20 @@ class DataSource:
 
     def has(self, field: str) -> bool:
         return field in self.field_types
+
+    def exclusion_findings(self, field: str, values: Sequence[Any]) -> list[tuple[int | None, str]]:
+        """Why an exclusion on `field` with `values` would never match, as (index into values or None, message)."""
+        if not self.has(field):
+            return [(None, f"field {field!r} is not in data source {self.name}: this exclusion would never match")]
+        field_type = self.field_types[field]
+        if field_type in TEXT_TYPES:
+            return [(None, f"field {field!r} is a {field_type} field in data source {self.name}: an exclusion compares "
+                           "whole values, which a text field does not keep; use a keyword field")]
+        if field_type in WHOLE_NUMBER_TYPES:
+            return [(number, f"{value!r} is not a whole number, but {field!r} is a {field_type} field")
+                    for number, value in enumerate(values)
+                    if not ((isinstance(value, int) and not isinstance(value, bool)) or re.fullmatch(r"-?[0-9]+", str(value)))]
+        return []
 
     def index_mapping(self) -> dict[str, Any]:
         """Explicit mappings for a test index: the same field types production has, no dynamic guessing."""

@@ -36,9 +36,9 @@ def rule_findings(rule: Rule) -> list[Finding]:
     findings += _field_findings(uses, source)
     findings += _grouping(rule, source)
     findings += [
-        (pointer_of(["exclusions", index, "field"]), f"field {item.field!r} is not in data source {source.name}")
+        (pointer_of(["exclusions", index, "field"] if number is None else ["exclusions", index, "values", number]), message)
         for index, item in enumerate(rule.exclusions)
-        if not source.has(item.field)
+        for number, message in source.exclusion_findings(item.field, item.values)
     ]
     return findings
 

@@ -99,7 +99,13 @@ BAD_DSL_RULES = [
     ("suppression outside group_by", _set("alert_suppression", {"group_by": ["user.domain"]}),
      "rules/rule.json: /alert_suppression/group_by/0: 'user.domain' is not one of group_by"),
     ("exclusion on unknown field", _set("exclusions", [{"field": "Computer", "values": ["x"], "reason": "lab"}]),
-     "rules/rule.json: /exclusions/0/field: field 'Computer' is not in data source windows.sysmon_operational"),
+     "rules/rule.json: /exclusions/0/field: field 'Computer' is not in data source windows.sysmon_operational: this "
+     "exclusion would never match"),
+    ("exclusion on a text field", _set("exclusions", [{"field": "message", "values": ["x"], "reason": "lab"}]),
+     "rules/rule.json: /exclusions/0/field: field 'message' is a text field in data source windows.sysmon_operational: "
+     "an exclusion compares whole values, which a text field does not keep; use a keyword field"),
+    ("exclusion of a word on a number field", _set("exclusions", [{"field": "process.pid", "values": [4, "four"], "reason": "lab"}]),
+     "rules/rule.json: /exclusions/0/values/1: 'four' is not a whole number, but 'process.pid' is a long field"),
     ("exclusion without reason", _set("exclusions", [{"field": "host.name", "values": ["x"]}]),
      "rules/rule.json: /exclusions/0/reason: required field is missing"),
     ("dsl query as a string", _set("query", "event.code:17"), "rules/rule.json: /query: expected object, got string"),
