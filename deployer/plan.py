@@ -125,6 +125,10 @@ def _entry(target: str, item: Desired, current: Deployed | None, options: PlanOp
         return PlanEntry(rule.rule_id, target, Action.conflict,
                          f'"{current.name}" (version {current.version}) has this rule_id but was not deployed by detect: '
                          f"left as it is; --adopt {rule.rule_id} replaces it with the repository's rule", item, current)
+    if current.content is not None and current.content == item.comparable:
+        # The target holds exactly what the repository wants, whatever form of hash its marker carries (monitors
+        # deployed before the hash covered Alerting's spelling, rules written with a field at Kibana's default).
+        return PlanEntry(rule.rule_id, target, Action.unchanged, f"version {rule.version} is deployed", item, current)
     if current.drifted:
         changes = _changes(current, item)
         since = "" if current.payload_hash == item.payload_hash else " (the repository's rule changed too)"
