@@ -52,11 +52,13 @@ def line_of(file: str, pointer: str) -> int | None:
 @cache
 def _source_map(file: str) -> dict[str, object] | None:
     from json_source_map import calculate  # type: ignore[import-untyped]
+    from json_source_map.errors import BaseError  # type: ignore[import-untyped]
 
     try:
         text = Path(file).read_text("utf-8")
         positions: dict[str, object] = calculate(text)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, IndexError, KeyError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, IndexError, KeyError, BaseError):
+        # A file that is not JSON has no lines to point into: its problem is annotated on the file itself.
         return None
     return positions
 

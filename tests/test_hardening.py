@@ -296,3 +296,19 @@ def test_fixture_lines_end_only_at_newline(tmp_path: Path) -> None:
     loaded = load_fixtures(rule, tmp_path, datetime(2026, 1, 1, tzinfo=UTC))
     assert not isinstance(loaded, list), loaded
     assert [event.document["file"]["name"] for event in loaded.events] == ["a\u2028b\x85c"]
+
+
+@pytest.mark.parametrize("output", ["github", "json"])
+@pytest.mark.parametrize("case", [case for case in BAD_INPUT if "validate" in case.commands], ids=lambda case: case.name)
+def test_bad_input_in_machine_formats_is_reported_not_crashed_on(case: BadInput, output: str, workspace: Path,
+                                                                 tripwire: Tripwire) -> None:
+    """The same corpus through validate's CI formats: `--format github` once crashed on a file that is not JSON."""
+    case.build(workspace)
+    result = detect(*arguments(case, "validate", tripwire), "--format", output, cwd=workspace)
+    combined = result.stdout + result.stderr
+    assert result.returncode in (1, 2), combined
+    assert "Traceback" not in combined and "internal error" not in combined, combined
+    if result.returncode == 1 and output == "json":
+        assert json.loads(result.stdout)["problems"], combined
+    elif result.returncode == 1:
+        assert any(line.startswith("::error file=") for line in result.stdout.splitlines()), combined
