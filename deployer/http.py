@@ -295,3 +295,14 @@ def target_api(settings: TargetSettings, base_url: str, headers: dict[str, str],
     cert = (tls.client_cert, tls.client_key) if tls.client_cert and tls.client_key else None
     return JsonApi(base_url, headers=headers, secrets=secrets, verify=tls.ca_cert or tls.verify, cert=cert,
                    retry=retry, transport=transport, timeout=timeout, deadline=deadline)
+
+
+def comma_batches(names: list[str], *, limit: int = 2048) -> list[str]:
+    """Comma-joined names (indices, fields), each batch at most `limit` characters where one name allows: the
+    engines refuse request lines over 4 KiB, and a URL path or query holding many names gets there fast."""
+    batches: list[list[str]] = [[]]
+    for name in names:
+        if batches[-1] and len(",".join([*batches[-1], name])) > limit:
+            batches.append([])
+        batches[-1].append(name)
+    return [",".join(batch) for batch in batches if batch]

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from deployer.errors import DetectError, display_url
 from deployer.fixtures import FixtureEvent
+from deployer.http import comma_batches
 from deployer.prove.monitor_run import ALERTING, ON_ENGINE, MonitorRun, execute_on_engine, execute_with_alerting, one_line
 
 # Far above any fixture file; a search never has to page.
@@ -162,14 +163,9 @@ def _engine_error(error: Exception) -> str:
     return one_line(f"HTTP {error.status_code}: {info if info is not None else error.error}")
 
 
-def index_batches(indices: list[str], *, limit: int = 2048) -> list[str]:
-    """Comma-joined index names, each batch short enough for the request line (engines refuse lines over 4 KiB)."""
-    batches: list[list[str]] = [[]]
-    for index in indices:
-        if batches[-1] and len(",".join([*batches[-1], index])) > limit:
-            batches.append([])
-        batches[-1].append(index)
-    return [",".join(batch) for batch in batches if batch]
+def index_batches(indices: list[str]) -> list[str]:
+    """Index names in batches short enough for a request line."""
+    return comma_batches(indices)
 
 
 class ElasticsearchEngine:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from deployer.dialects.dsl import scan_dsl
 from deployer.errors import DetectError
+from deployer.http import comma_batches
 from deployer.model import JSON
 from deployer.plan import Action, PlanEntry
 
@@ -72,20 +73,11 @@ def field_caps_requests(patterns: Iterable[str], fields: Iterable[str]) -> list[
     """The `_field_caps` requests for all patterns and fields: one, unless the request line would be too long."""
     parameters = {"include_unmapped": "true", "ignore_unavailable": "true", "allow_no_indices": "true"}
     requests = []
-    for pattern_batch in _batches([quote(p, safe="*:") for p in sorted(set(patterns))], _LINE_LIMIT // 2):
+    for pattern_batch in comma_batches([quote(p, safe="*:") for p in sorted(set(patterns))], limit=_LINE_LIMIT // 2):
         path = f"/{pattern_batch}/_field_caps"
-        for field_batch in _batches([quote(name, safe="") for name in sorted(set(fields))], _LINE_LIMIT - len(path)):
+        for field_batch in comma_batches([quote(name, safe="") for name in sorted(set(fields))], limit=_LINE_LIMIT - len(path)):
             requests.append((path, {**parameters, "fields": field_batch}))
     return requests
-
-
-def _batches(items: list[str], limit: int) -> list[str]:
-    batches: list[list[str]] = [[]]
-    for item in items:
-        if batches[-1] and len(",".join([*batches[-1], item])) > limit:
-            batches.append([])
-        batches[-1].append(item)
-    return [",".join(batch) for batch in batches if batch]
 
 
 def read_field_caps(answer: Any) -> tuple[list[str], dict[tuple[str, str], FieldType]]:
