@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from deployer.errors import DetectError, InvalidRules, Problem, display_path
 from deployer.model import Exclusion, Rule
+from deployer.targets import TARGETS
 
 DEFAULT_CONFIG = Path("detect.toml")
-TARGETS = ("kibana", "opensearch")
 # Warnings about settings that work but weaken a deploy, one line each; the CLI prints them as `warning: ...`.
 warnings_log = logging.getLogger("detect.warnings")
 
@@ -315,7 +315,8 @@ def _environment(shown: str, folder: Path, name: str, table: dict[str, Any], rea
         if target_name in table:
             targets.append(_target(shown, folder, name, target_name, table[target_name], read_credentials))
     if not targets:
-        raise InvalidRules([Problem(shown, key_path(["environments", name]), "no target: add a [kibana] or [opensearch] table")],
+        raise InvalidRules([Problem(shown, key_path(["environments", name]),
+                                     f"no target: add a {' or '.join(f'[{target}]' for target in TARGETS)} table")],
                            where=f"in {shown}")
     return Environment(
         name=name,

@@ -22,7 +22,13 @@ Progress = Callable[[str], None]
 
 
 class Target(Protocol):
-    label: str
+    """What deploy needs of a target: one per location (a Kibana space, an OpenSearch cluster)."""
+
+    name: str   # the target module's name in deployer.targets
+    label: str  # where it is, for people: "kibana:soc", "opensearch"
+
+    @property
+    def requests_sent(self) -> int: ...
 
     def read_deployed(self) -> dict[str, Deployed]: ...
     def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]: ...
@@ -77,24 +83,10 @@ def open_targets(environment: Environment, factory: Factory, deadline: Deadline 
     return targets
 
 
-def default_factory(settings: TargetSettings, space: str | None, *, deadline: Deadline | None = None) -> Target:
-    from deployer.targets.kibana import KibanaTarget
-    from deployer.targets.opensearch import OpenSearchTarget
-
-    if settings.name == "kibana":
-        return KibanaTarget(settings, space or "default", deadline=deadline)
-    if settings.url == "local":
-        settings = dataclasses.replace(settings, url=_local_opensearch_url())
-    return OpenSearchTarget(settings, deadline=deadline)
-
-
-def _local_opensearch_url() -> str:
-    from deployer.cluster.state import load_state
-
-    node = load_state("opensearch")
-    if node is None:
-        raise DetectError("environment uses the local OpenSearch, which is not running: start it with `detect cluster up`")
-    return node.url
+def default_factory(settings: TargetSettings, location: str | None, *, deadline: Deadline | None = None) -> Target:
+    """The target module named by the settings opens its client for one location (a Kibana space, a cluster)."""
+    target: Target = target_module(settings.name).open_target(settings, location, deadline=deadline)
+    return target
 
 
 @contextmanager
@@ -116,7 +108,7 @@ def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Targe
     for target in targets:
         progress(f"{target.label}: reading deployed rules")
         deployed = target.read_deployed()
-        desired_rule = target_module(target.label.split(":")[0]).desired_rule
+        desired_rule = target_module(target.name).desired_rule
         desired: list[Desired] = []
         refused: list[PlanEntry] = []
         for rule in adapted:
@@ -157,7 +149,7 @@ def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: P
             if not confirm(environment, report.entries):
                 raise DetectError("deploy cancelled: nothing was changed")
             report.outcomes = apply_plan(report.entries, targets, progress)
-        report.requests = sum(getattr(getattr(target, "api", None), "requests_sent", 0) for target in targets)
+        report.requests = sum(target.requests_sent for target in targets)
     return report
 
 

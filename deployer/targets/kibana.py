@@ -240,12 +240,17 @@ def locations(settings: TargetSettings) -> tuple[str, ...]:
     return settings.spaces
 
 
+def open_target(settings: TargetSettings, location: str | None, **client_options: Any) -> KibanaTarget:
+    return KibanaTarget(settings, location or "default", **client_options)
+
+
 class KibanaTarget:
     """One Kibana space of one environment: read its rules, apply a plan to the ones detect may touch."""
 
     def __init__(self, settings: TargetSettings, space: str, *, transport: Any = None, retry: RetryPolicy | None = None,
                  **client_options: Any) -> None:
         prefix = "" if space == "default" else f"/s/{space}"
+        self.name = "kibana"
         self.label = f"kibana:{space}"
         # httpx sets Content-Type per body (JSON, or multipart for _import)
         self.api = target_api(settings, settings.url + prefix, {"kbn-xsrf": "true", "elastic-api-version": API_VERSION},
@@ -253,6 +258,10 @@ class KibanaTarget:
 
     def close(self) -> None:
         self.api.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return self.api.requests_sent
 
     def _where(self, method: str, path: str) -> str:
         return f"{self.label}: {method} {path}"

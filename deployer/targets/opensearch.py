@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from deployer.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
@@ -121,11 +122,24 @@ def locations(settings: TargetSettings) -> tuple[None]:
     return (None,)
 
 
+def open_target(settings: TargetSettings, location: str | None, **client_options: Any) -> OpenSearchTarget:
+    """`url = "local"` is the node `detect cluster up` started."""
+    if settings.url == "local":
+        from deployer.cluster.state import load_state
+
+        node = load_state("opensearch")
+        if node is None:
+            raise DetectError("environment uses the local OpenSearch, which is not running: start it with `detect cluster up`")
+        settings = dataclasses.replace(settings, url=node.url)
+    return OpenSearchTarget(settings, **client_options)
+
+
 class OpenSearchTarget:
     """The Alerting monitors of one OpenSearch cluster: detect's are those whose ui_metadata carries its marker."""
 
     def __init__(self, settings: TargetSettings, *, transport: Any = None, retry: RetryPolicy | None = None,
                  **client_options: Any) -> None:
+        self.name = "opensearch"
         self.label = "opensearch"
         # Alerting's monitor _search drops ui_metadata (where detect's marker lives) unless the caller is Dashboards.
         self.api = target_api(settings, settings.url, {"User-Agent": "OpenSearch-Dashboards detect"},
@@ -133,6 +147,10 @@ class OpenSearchTarget:
 
     def close(self) -> None:
         self.api.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return self.api.requests_sent
 
     def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]:
         """The entries, with each monitor to create or update that cannot run on its indices refused (a field it
