@@ -11,12 +11,12 @@ from typing import Protocol
 
 from deployer.config import Environment, TargetSettings, load_environment
 from deployer.diff import ABSENT, unified_diff
-from deployer.errors import DetectError, InvalidRules, UnsupportedByTarget
+from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.http import Deadline
 from deployer.model import Exclusion, Rule
 from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
 from deployer.targets import target_module
-from deployer.validate import validate_paths
+from deployer.validate import require_valid
 
 Progress = Callable[[str], None]
 
@@ -135,16 +135,14 @@ def deploy_environment(environment_name: str, *, config_path: Path, rules_dir: P
                        factory: Factory = default_factory, timeout: float = DEFAULT_TIMEOUT) -> DeployReport:
     """Validate every rule and detect.toml, then plan; apply only when nothing blocks the plan and the user agrees.
     Every request of the deploy shares one deadline, `timeout` seconds from the start."""
-    validation = validate_paths([rules_dir])
-    if validation.problems:
-        raise InvalidRules(validation.problems, where="in the rules")
-    environment = load_environment(environment_name, config_path, validation.rules)
-    unknown = sorted(set(options.adopt) - {rule.rule_id for rule in validation.rules})
+    rules = require_valid([rules_dir])
+    environment = load_environment(environment_name, config_path, rules)
+    unknown = sorted(set(options.adopt) - {rule.rule_id for rule in rules})
     if unknown:
         raise DetectError(f"--adopt {unknown[0]}: no rule in {rules_dir} has this rule_id")
     report = DeployReport(environment.name, dry_run)
     with connected(environment, factory, Deadline(timeout)) as targets:
-        report.entries = plan_deploy(validation.rules, environment, targets, options, progress)
+        report.entries = plan_deploy(rules, environment, targets, options, progress)
         if not dry_run and not report.refused and any(entry.writes for entry in report.entries):
             if not confirm(environment, report.entries):
                 raise DetectError("deploy cancelled: nothing was changed")
@@ -164,17 +162,14 @@ class RuleDiff:
 def diff_environment(environment_name: str, *, config_path: Path, rules_dir: Path, rule_ids: list[str],
                      progress: Progress, factory: Factory = default_factory, timeout: float = DEFAULT_TIMEOUT) -> list[RuleDiff]:
     """Per rule and target, the deployed rule (as the target holds it, normalised) against the repository's."""
-    validation = validate_paths([rules_dir])
-    if validation.problems:
-        raise InvalidRules(validation.problems, where="in the rules")
-    rules = validation.rules
+    every_rule = rules = require_valid([rules_dir])
     if rule_ids:
         known = {rule.rule_id for rule in rules} | {rule.path.stem for rule in rules}
         missing = [rule_id for rule_id in rule_ids if rule_id not in known]
         if missing:
             raise DetectError(f"no rule {missing[0]!r} in {rules_dir} (give a rule_id or a rule file stem)")
         rules = [rule for rule in rules if rule.rule_id in rule_ids or rule.path.stem in rule_ids]
-    environment = load_environment(environment_name, config_path, validation.rules)
+    environment = load_environment(environment_name, config_path, every_rule)
     with connected(environment, factory, Deadline(timeout)) as targets:
         entries = plan_deploy(rules, environment, targets, PlanOptions(), progress)
     wanted = {rule.rule_id for rule in rules}

@@ -12,7 +12,7 @@ from pathlib import Path
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
 from deployer.model import JSON, Rule
 from deployer.targets import target_module
-from deployer.validate import validate_paths
+from deployer.validate import require_valid
 
 # Kibana refuses rule imports above 10 MB by default (xpack.securitySolution.maxRuleImportPayloadBytes).
 KIBANA_IMPORT_LIMIT = 10 * 1024 * 1024
@@ -21,18 +21,16 @@ KIBANA_IMPORT_LIMIT = 10 * 1024 * 1024
 def export_payloads(target: str, *, rules_dir: Path, environment: str | None = None,
                     config_path: Path = Path("detect.toml")) -> list[JSON]:
     """The payloads of every valid rule under `rules_dir` (as `environment` runs them, when given), sorted by rule_id."""
-    validation = validate_paths([rules_dir])
-    if validation.problems:
-        raise InvalidRules(validation.problems, where="in the rules")
-    if not validation.rules:
+    valid = require_valid([rules_dir])
+    if not valid:
         raise DetectError(f"no rules under {display_path(rules_dir)}")
-    rules: list[Rule] = sorted(validation.rules, key=lambda rule: rule.rule_id)
+    rules: list[Rule] = sorted(valid, key=lambda rule: rule.rule_id)
     if environment is not None:
         from deployer.config import load_environment
         from deployer.deploy import adapt_rule
 
         # An export connects nowhere, so no credentials; its overrides and exclusions are checked against the rules.
-        settings = load_environment(environment, config_path, validation.rules, read_credentials=False)
+        settings = load_environment(environment, config_path, valid, read_credentials=False)
         rules = [adapt_rule(rule, settings) for rule in rules]
     compile_rule = target_module(target).compile_rule
     payloads: list[JSON] = []

@@ -8,7 +8,7 @@ from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTar
 from deployer.load import DEFAULT_RULES_DIR
 from deployer.model import JSON, Rule
 from deployer.targets import target_module
-from deployer.validate import validate_paths
+from deployer.validate import require_valid, validate_paths
 
 
 def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
@@ -33,12 +33,10 @@ def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
 def select_rules(references: list[str], rules_dir: Path = DEFAULT_RULES_DIR) -> list[Rule]:
     """The named rules (files, stems or rule_ids), or every rule under `rules_dir`; all must be valid."""
     if not references:
-        validation = validate_paths([rules_dir])
-        if validation.problems:
-            raise InvalidRules(validation.problems, where="in the rules")
-        if not validation.rules:
+        rules = require_valid([rules_dir])
+        if not rules:
             raise DetectError(f"no rules under {display_path(rules_dir)}")
-        return validation.rules
+        return rules
     return [find_rule(reference, rules_dir) for reference in references]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.errors import Problem, display_path
+from deployer.errors import InvalidRules, Problem, display_path
 from deployer.fixtures import check_fixtures, fixture_bytes
 from deployer.load import load_rules
 from deployer.model import Rule
@@ -66,6 +66,15 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None, fixtures: 
     bad_files = {problem.file for problem in problems}
     valid = [rule for rule in rules if display_path(rule.path) not in bad_files] if bad_files else rules
     return Validation(valid, problems, len(loaded.sources) + len(loaded.problems))
+
+
+def require_valid(paths: Iterable[Path]) -> list[Rule]:
+    """The rules under `paths`, all valid, or InvalidRules with every problem: the steps that ship or run rules
+    (show, test, export, deploy, diff) act on a valid rule set or not at all."""
+    validation = validate_paths(paths)
+    if validation.problems:
+        raise InvalidRules(validation.problems, where="in the rules")
+    return validation.rules
 
 
 def _duplicate_ids(rules: list[Rule]) -> list[Problem]:
