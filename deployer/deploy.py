@@ -15,10 +15,9 @@ from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.http import Deadline
 from deployer.model import Exclusion, Rule
 from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
+from deployer.progress import Progress
 from deployer.targets import target_module
 from deployer.validate import require_valid
-
-Progress = Callable[[str], None]
 
 
 class Target(Protocol):
@@ -125,7 +124,7 @@ def apply_plan(entries: list[PlanEntry], targets: list[Target], progress: Progre
     for done, target in enumerate(targets, start=1):
         mine = [entry for entry in entries if entry.target == target.label and entry.writes]
         if mine:
-            progress(f"{target.label}: applying {len(mine)} change(s) ({done}/{len(targets)})")
+            progress(f"{target.label}: applying {len(mine)} change(s)", done, len(targets))
             outcomes += target.apply(mine)
     return outcomes
 

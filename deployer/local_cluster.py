@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DetectError
+from deployer.progress import Progress
 
 if TYPE_CHECKING:
     from deployer.cluster.node import RunningNode
@@ -74,7 +75,7 @@ class ClusterReport:
         return lines
 
 
-def cluster_up(engine: str, progress: Callable[[str], None]) -> ClusterReport:
+def cluster_up(engine: str, progress: Progress) -> ClusterReport:
     from deployer.cluster.distribution import ensure_distribution
     from deployer.cluster.errors import ClusterError
     from deployer.cluster.node import start_node, stop_workdir
@@ -138,7 +139,7 @@ def cluster_status(engines: Sequence[str]) -> ClusterReport:
     return ClusterReport(statuses, cleaned)
 
 
-def cluster_down(engine: str, progress: Callable[[str], None]) -> ClusterReport:
+def cluster_down(engine: str, progress: Progress) -> ClusterReport:
     """Stop the recorded node (alive or not, its folder is removed), after any `cluster up` still at work."""
     from deployer.cluster.node import stop_node
     from deployer.cluster.state import clean_orphans, clear_state, load_state
@@ -159,7 +160,7 @@ def _running(node: RunningNode) -> EngineStatus:
     return EngineStatus(node.engine, "running", url=node.url, pid=node.pid)
 
 
-def _hold_lock(engine: str, lock: contextlib.ExitStack, progress: Callable[[str], None], waiting: str) -> None:
+def _hold_lock(engine: str, lock: contextlib.ExitStack, progress: Progress, waiting: str) -> None:
     """Take the engine's lock into `lock`, saying `waiting` if a `cluster up` at work holds it."""
     from deployer.cluster.state import engine_lock
 

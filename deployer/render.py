@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import Problem
+from deployer.progress import Progress, as_line, no_progress
 from deployer.validate import Validation
 
 if TYPE_CHECKING:
@@ -55,28 +55,28 @@ def validation_text(validation: Validation) -> None:
                       f"{len(validation.rules)} rule(s) valid")
 
 
-def progress_printer(*, enabled: bool, verbose: bool = False) -> Callable[[str], None]:
+def progress_printer(*, enabled: bool, verbose: bool = False) -> Progress:
     """Progress lines on stderr, one per step. Silent for --format json (stdout stays one document) and in CI (where
     the `CI` variable is set, as GitHub Actions sets it) unless --verbose asks for them."""
     if not enabled or (in_ci() and not verbose):
-        return lambda _message: None
+        return no_progress
     from rich.console import Console
     from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    return lambda message: console.print(f"[dim]… {escape(message)}[/dim]")
+
+    def line(step: str, done: int | None = None, total: int | None = None) -> None:
+        console.print(f"[dim]… {escape(as_line(step, done, total))}[/dim]")
+
+    return line
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-# A step message ending in "(3/10)" advances the bar to 3 of 10: counted work needs no other channel.
-_COUNT = re.compile(r"\((\d+)/(\d+)\)$")
-
-
 @contextlib.contextmanager
-def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Callable[[str], None]]:
+def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Progress]:
     """Progress for long work: on a terminal a live bar (spinner, step, count, elapsed time) that clears when done;
     elsewhere the plain lines of `progress_printer`."""
     from rich.console import Console
@@ -99,20 +99,18 @@ def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Callab
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
-        def advance(message: str) -> None:
-            count = _COUNT.search(message)
-            if count:
-                bar.update(task, description=escape(message[:count.start()].rstrip()),
-                           completed=int(count.group(1)) - 1, total=int(count.group(2)))
+        def advance(step: str, done: int | None = None, total: int | None = None) -> None:
+            if total is not None and done is not None:
+                bar.update(task, description=escape(step), completed=done - 1, total=total)
             else:
-                bar.update(task, description=escape(message), completed=0)
+                bar.update(task, description=escape(step), completed=0)
                 # update() reads total=None as "keep the total": an uncounted step after a counted one would show
                 # the old count. The task itself can be told its size is unknown again (the bar then pulses).
                 for shown in bar.tasks:
                     if shown.id == task:
                         shown.total = None
             if verbose:
-                bar.console.print(f"[dim]… {escape(message)}[/dim]")
+                bar.console.print(f"[dim]… {escape(as_line(step, done, total))}[/dim]")
 
         yield advance
 

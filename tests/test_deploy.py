@@ -17,6 +17,7 @@ from deployer.deploy import DeployReport, deploy_environment
 from deployer.errors import DetectError, InvalidRules
 from deployer.http import RetryPolicy
 from deployer.plan import Action, PlanEntry, PlanOptions
+from deployer.progress import no_progress
 from deployer.targets.kibana import MANAGED_TAG, KibanaTarget
 from tests.conftest import DETECTIONS, detect
 from tests.support.kibana_server import Fault
@@ -69,7 +70,7 @@ def run(environment: str = "staging", *, dry_run: bool = False, prune: bool = Fa
 
     options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=adopt)
     return deploy_environment(environment, config_path=Path("detect.toml"), rules_dir=Path("detections"), dry_run=dry_run,
-                              options=options, confirm=confirm, progress=lambda _m: None, factory=_no_sleep_factory)
+                              options=options, confirm=confirm, progress=no_progress, factory=_no_sleep_factory)
 
 
 def _actions(report: DeployReport) -> list[tuple[str, str, str]]:
@@ -437,7 +438,7 @@ def test_a_rule_made_between_plan_and_apply_is_not_overwritten(workspace: Path, 
         return True
 
     report = deploy_environment("staging", config_path=Path("detect.toml"), rules_dir=Path("detections"), dry_run=False,
-                                options=PlanOptions(), confirm=confirm, progress=lambda _m: None, factory=_no_sleep_factory)
+                                options=PlanOptions(), confirm=confirm, progress=no_progress, factory=_no_sleep_factory)
     failed = [outcome for outcome in report.failed]
     assert [(outcome.entry.target, outcome.entry.rule_id) for outcome in failed] == [("kibana:soc", DSL_ID)]
     assert "appeared in kibana:soc after the plan was made (\"SOC's own pipe rule\", version 7): left as it is" in failed[0].message

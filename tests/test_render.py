@@ -15,7 +15,7 @@ def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_plain_lines_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     with render.progress_display(enabled=True) as progress:
-        progress("opensearch: proving a.json (1/2)")
+        progress("opensearch: proving a.json", 1, 2)
     assert capsys.readouterr().err == "… opensearch: proving a.json (1/2)\n"
 
 
@@ -38,7 +38,7 @@ def test_a_terminal_gets_a_bar_that_counts_and_clears(monkeypatch: pytest.Monkey
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich then treats the captured stderr as a terminal
     with render.progress_display(enabled=True) as progress:
         progress("opensearch: starting the node")
-        progress("opensearch: proving b.json (2/3)")
+        progress("opensearch: proving b.json", 2, 3)
     err = capsys.readouterr().err
     assert "proving b.json" in err and "1/3" in err and "(2/3)" not in err  # a bar at one of three done, not a line
     assert "\x1b[" in err  # cursor control of the live display (transient: it erases itself)
@@ -89,7 +89,7 @@ def test_work_of_unknown_size_shows_no_count_on_a_terminal() -> None:
               "with render.progress_display(enabled=True) as progress:\n"
               "    progress('opensearch: downloading the engine')\n"
               "    time.sleep(0.5)\n"
-              "    progress('opensearch: proving a.json (1/2)')\n"
+              "    progress('opensearch: proving a.json', 1, 2)\n"
               "    time.sleep(0.5)\n"
               "    progress('opensearch: stopping the node')\n"
               "    time.sleep(0.5)\n")
@@ -101,3 +101,11 @@ def test_work_of_unknown_size_shows_no_count_on_a_terminal() -> None:
     # Each frame of the live bar starts by erasing its line: the frames of the last, uncounted, step show no count.
     last_step = [frame for frame in screen.split("\x1b[2K") if "stopping the node" in frame]
     assert last_step and not any("0/2" in frame for frame in last_step), last_step
+
+
+def test_counts_travel_as_numbers_not_text(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    with render.progress_display(enabled=True) as progress:
+        progress("opensearch: proving c.json (7/9)")  # text that looks like a count is only text
+    err = capsys.readouterr().err
+    assert "(7/9)" in err and "6/9" not in err

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer.progress import Progress
+
 from .cache import cache_root
 from .errors import ClusterError
 from .jdk import java_home_for
-
-Progress = Callable[[str], None] | None
 
 ENGINES = ("opensearch", "elasticsearch")
 
@@ -98,7 +98,7 @@ def engine_version(engine: str) -> str:
     return OPENSEARCH_VERSION if engine == "opensearch" else ELASTICSEARCH_VERSION
 
 
-def ensure_distribution(engine: str, *, cache_dir: Path | None = None, progress: Progress = None) -> Path:
+def ensure_distribution(engine: str, *, cache_dir: Path | None = None, progress: Progress | None = None) -> Path:
     """Return an assembled, runnable home for `engine`, fetching what is missing.
 
     Idempotent: once the stamp in the home matches the wanted recipe, nothing
@@ -135,7 +135,7 @@ def ensure_distribution(engine: str, *, cache_dir: Path | None = None, progress:
         return home
 
 
-def fetch_all(progress: Progress = None, *, cache_dir: Path | None = None) -> dict[str, Path]:
+def fetch_all(progress: Progress | None = None, *, cache_dir: Path | None = None) -> dict[str, Path]:
     """Fetch and assemble every engine; meant for CI set-up (`fetch_all(print)`)."""
     return {e: ensure_distribution(e, cache_dir=cache_dir, progress=progress) for e in ENGINES}
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import httpx
 
+from deployer.progress import Progress
+
 from .errors import ClusterError
 from .jdk import java_home_for
-
-Progress = Callable[[str], None] | None
 
 HEAP = "512m"
 # The engines refuse to run as root; this user owns the work folder.
@@ -83,7 +83,7 @@ def start_node(
     engine: str,
     home: Path,
     *,
-    progress: Progress = None,
+    progress: Progress | None = None,
     timeout: float = 180.0,
     die_with_parent: bool = False,
     settings: Mapping[str, str] | None = None,
@@ -192,7 +192,7 @@ def throwaway_node(
     *,
     home: Path | None = None,
     cache_dir: Path | None = None,
-    progress: Progress = None,
+    progress: Progress | None = None,
     timeout: float = 180.0,
     settings: Mapping[str, str] | None = None,
 ) -> Iterator[RunningNode]:

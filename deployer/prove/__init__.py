@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +18,9 @@ from deployer.datasource import load_data_source
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget
 from deployer.fixtures import FixtureEvent, RuleFixtures, load_fixtures
 from deployer.model import JSON, Rule
+from deployer.progress import Progress, no_progress
 from deployer.prove.engines import ElasticsearchEngine, OpenSearchEngine
 from deployer.prove.verdict import EngineProof, GroupVerdict, MatchVerdict, expected_groups, key_of
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -89,7 +87,7 @@ def prove_on_engine(engine: OpenSearchEngine | ElasticsearchEngine, fixtures: li
         engine.refresh(created)
         index_seconds = time.monotonic() - started
         for done, rule_fixtures in enumerate(fixtures, start=1):
-            progress(f"{engine.name}: proving {rule_fixtures.rule.path.name} ({done}/{len(fixtures)})")
+            progress(f"{engine.name}: proving {rule_fixtures.rule.path.name}", done, len(fixtures))
             proof = _prove_rule(engine, rule_fixtures, indices[rule_fixtures.rule.rule_id], instant)
             proof.seconds["index"] = round(index_seconds / len(fixtures), 3)
             proofs.append(proof)
@@ -189,7 +187,7 @@ def _kibana_window(payload: JSON, instant: datetime) -> JSON:
 
 
 def prove(rules: list[Rule], *, engines: tuple[str, ...], fixtures_root: Path, connection: Any = None,
-          progress: Progress = lambda _message: None) -> ProofReport:
+          progress: Progress = no_progress) -> ProofReport:
     """Prove every rule on every engine; a cluster per engine, reused across rules.
 
     An engine that cannot be used (unreachable, refusing us, its node would not start) is one line, not one

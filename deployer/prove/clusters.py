@@ -8,13 +8,13 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from deployer.errors import DetectError, display_url
+from deployer.progress import Progress
 from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine
 
 ENGINES = ("opensearch", "elasticsearch")
-Progress = Callable[[str], None]
 
 
 class EngineUnavailable(DetectError):

@@ -17,6 +17,7 @@ import pytest
 from deployer.cluster.node import RunningNode
 from deployer.fixtures import RuleFixtures, load_fixtures
 from deployer.model import Rule
+from deployer.progress import no_progress
 from deployer.prove import prove_on_engine, run_instant
 from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine, index_batches
 from deployer.prove.verdict import EngineProof
@@ -36,7 +37,7 @@ def _prove(engine: Any, path: Path, document: dict[str, Any]) -> EngineProof:
     rule = Rule.from_document(path, document)
     fixtures = load_fixtures(rule, FIXTURES, instant)
     assert isinstance(fixtures, RuleFixtures), fixtures
-    (proof,) = prove_on_engine(engine, [fixtures], instant, lambda _message: None)
+    (proof,) = prove_on_engine(engine, [fixtures], instant, no_progress)
     return proof
 
 
