@@ -376,7 +376,7 @@ def cluster_up(engine: EngineOption = ClusterEngine.opensearch, output: ClusterF
     A node a killed `cluster up` left behind, and its folder, are removed first.
     """
     from deployer import render
-    from deployer.local_cluster import cluster_up as up
+    from deployer.cluster.local import cluster_up as up
 
     with render.progress_display(enabled=output is not ClusterFormat.json, verbose=verbose) as progress:
         report = up(engine.value, progress=progress)
@@ -394,7 +394,7 @@ def cluster_status(
 
     A node a killed `cluster up` left behind, and its folder, are removed on the way.
     """
-    from deployer.local_cluster import cluster_status as status
+    from deployer.cluster.local import cluster_status as status
 
     report = status([engine.value] if engine else [choice.value for choice in ClusterEngine])
     _cluster_output(report, output)
@@ -405,7 +405,7 @@ def cluster_status(
 def cluster_down(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text) -> None:
     """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
     from deployer import render
-    from deployer.local_cluster import cluster_down as down
+    from deployer.cluster.local import cluster_down as down
 
     # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
     report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json, verbose=True))

@@ -9,6 +9,7 @@ credentials or fail at the first request). A problem names the key the way the T
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -405,3 +406,15 @@ def _schema_message(error: Any) -> str:
     if validator == "uniqueItems":
         return "lists an item twice"
     return f"invalid ({validator}: {expected})"
+
+
+def adapt_rule(rule: Rule, environment: Environment) -> Rule:
+    """The rule as this environment runs it: its enabled flag, index patterns and extra exclusions."""
+    extra = environment.exclusions.get(rule.rule_id, ())
+    exclusions: tuple[Exclusion, ...] = (*rule.exclusions, *extra)
+    return dataclasses.replace(
+        rule,
+        enabled=rule.enabled if environment.enabled is None else environment.enabled,
+        index=environment.index.get(rule.data_source, rule.index),
+        exclusions=exclusions,
+    )

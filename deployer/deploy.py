@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from deployer.config import Environment, TargetSettings, load_environment
+from deployer.config import Environment, TargetSettings, adapt_rule, load_environment
 from deployer.diff import ABSENT, unified_diff
 from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.http import Deadline
-from deployer.model import Exclusion, Rule
+from deployer.model import Rule
 from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
 from deployer.progress import Progress
 from deployer.targets import target_module
@@ -55,18 +54,6 @@ class DeployReport:
     @property
     def ok(self) -> bool:
         return not self.refused and not self.failed
-
-
-def adapt_rule(rule: Rule, environment: Environment) -> Rule:
-    """The rule as this environment runs it: its enabled flag, index patterns and extra exclusions."""
-    extra = environment.exclusions.get(rule.rule_id, ())
-    exclusions: tuple[Exclusion, ...] = (*rule.exclusions, *extra)
-    return dataclasses.replace(
-        rule,
-        enabled=rule.enabled if environment.enabled is None else environment.enabled,
-        index=environment.index.get(rule.data_source, rule.index),
-        exclusions=exclusions,
-    )
 
 
 # A deploy that has not finished by then stops, with what it did and did not do (`--timeout`).

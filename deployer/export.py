@@ -26,8 +26,7 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
         raise DetectError(f"no rules under {display_path(rules_dir)}")
     rules: list[Rule] = sorted(valid, key=lambda rule: rule.rule_id)
     if environment is not None:
-        from deployer.config import load_environment
-        from deployer.deploy import adapt_rule
+        from deployer.config import adapt_rule, load_environment
 
         # An export connects nowhere, so no credentials; its overrides and exclusions are checked against the rules.
         settings = load_environment(environment, config_path, valid, read_credentials=False)

@@ -1,4 +1,4 @@
-"""The package stays ruff- and mypy --strict-clean: CI enforces what STYLE.md asks."""
+"""The package stays ruff- and mypy --strict-clean: CI enforces the house style (type hints everywhere, both tools clean)."""
 
 from __future__ import annotations
 

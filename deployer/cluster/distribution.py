@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer.cache import cache_root
 from deployer.progress import Progress
 
-from .cache import cache_root
 from .errors import ClusterError
 from .jdk import java_home_for
 

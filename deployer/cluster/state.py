@@ -25,7 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from .cache import cache_root
+from deployer.cache import cache_root
+
 from .node import RunningNode, has_processes, pid_alive, stop_workdir
 
 ENGINES = ("opensearch", "elasticsearch")

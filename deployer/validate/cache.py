@@ -30,7 +30,7 @@ def cache_folder() -> Path | None:
         return None
     if setting:
         return Path(setting)
-    from deployer.cluster.cache import cache_root
+    from deployer.cache import cache_root
 
     return cache_root() / "validated"
 

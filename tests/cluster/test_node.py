@@ -381,20 +381,6 @@ def test_failed_start_names_the_log(opensearch_home: Path) -> None:
     shutil.rmtree(workdir)
 
 
-def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from deployer.cluster.cache import cache_root
-
-    monkeypatch.setenv("DETECT_CACHE_DIR", str(tmp_path / "a"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert cache_root() == tmp_path / "a"
-    assert cache_root(tmp_path / "b") == tmp_path / "b"
-    monkeypatch.delenv("DETECT_CACHE_DIR")
-    assert cache_root() == tmp_path / "x" / "detect"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    expected = Path("/var/cache/detect") if os.geteuid() == 0 else Path.home() / ".cache" / "detect"
-    assert cache_root() == expected
-
-
 def test_node_outlives_its_starter_and_stops_from_elsewhere(opensearch_home: Path, tmp_path: Path) -> None:
     """The `detect cluster up` / `down` flow: start in one process, find and stop from another."""
     script = (

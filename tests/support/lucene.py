@@ -132,8 +132,8 @@ class Outcome:
 
 
 def cache_root() -> Path:
-    """The project's cache folder (deployer.cluster.cache), so every fetched artifact lives in one place."""
-    from deployer.cluster.cache import cache_root as project_cache_root
+    """The project's cache folder (deployer.cache), so every fetched artifact lives in one place."""
+    from deployer.cache import cache_root as project_cache_root
 
     return project_cache_root()
 

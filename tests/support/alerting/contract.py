@@ -6,7 +6,7 @@ the ``bucket_selector_ext`` aggregation).  ``MonitorContract.java`` parses monit
 ``POST _plugins/_alerting/monitors`` does and writes each parsed monitor back with ``toXContent``.
 
 The first use resolves the jars with Maven (a throwaway pom and ``dependency:copy-dependencies``) into
-``<cache root>/alerting-contract/`` (the cache root of :func:`deployer.cluster.cache.cache_root`) and
+``<cache root>/alerting-contract/`` (the cache root of :func:`deployer.cache.cache_root`) and
 compiles the harness there; later uses reuse both and download nothing.  One JVM answers a whole batch.
 
 Any failure of Java, Maven or the harness raises :class:`AlertingContractError`: a test that asks the
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deployer.cluster.cache import cache_root
+from deployer.cache import cache_root
 from tests.support.jvm import compile_java, find_jdk, jar_holds, run_tool
 
 COMMON_UTILS_VERSION = "2.19.4.0"

@@ -5,7 +5,7 @@ description of the detections API (the file named by ``$DETECT_KIBANA_OPENAPI``)
 which answers 422 to a request the description does not allow and a schema-shaped 200 otherwise.
 
 Installation: the first use runs ``npm install --prefix <cache>/prism/<version> @stoplight/prism-cli@<version>``
-(``<cache>`` is :func:`deployer.cluster.cache.cache_root`); later uses reuse it.  ``PRISM_VERSION`` is 5.14.2,
+(``<cache>`` is :func:`deployer.cache.cache_root`); later uses reuse it.  ``PRISM_VERSION`` is 5.14.2,
 the newest 5.x that runs on this machine's Node 20: 5.15.x and 5.16.0 declare ``node >= 24.14``.
 
     with prism_mock(contract_path()) as base_url:          # http://127.0.0.1:<free port>
@@ -144,7 +144,7 @@ def contract_path() -> Path | None:
 
 def prism_home(cache_dir: Path | None = None, version: str = PRISM_VERSION) -> Path:
     """Where this Prism version is (or will be) installed: <cache>/prism/<version>."""
-    from deployer.cluster.cache import cache_root
+    from deployer.cache import cache_root
 
     return cache_root(cache_dir) / "prism" / version
 

@@ -1,4 +1,4 @@
-"""Where fetched distributions, assembled homes and node state live."""
+"""Where everything detect fetches or keeps lives: engine distributions, node state, the record of valid rules, test tools."""
 
 from __future__ import annotations
 
