@@ -24,7 +24,8 @@ def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
     for rule in validation.rules:
         if rule.rule_id == reference:
             return rule
-    own = [problem for problem in validation.problems if _declares(problem, reference)]
+    declaring = _files_declaring(reference, rules_dir)
+    own = [problem for problem in validation.problems if problem.file in declaring]
     if own:
         raise InvalidRules(own, where="in the rules")
     raise DetectError(f"no rule file {reference!r} and no valid rule with that rule_id under {display_path(rules_dir)}")
@@ -49,8 +50,9 @@ def payload_for(reference: str, target: str) -> JSON:
     return payload
 
 
-def _declares(problem: Problem, rule_id: str) -> bool:
-    try:
-        return rule_id in Path(problem.file).read_text("utf-8")
-    except OSError:
-        return False
+def _files_declaring(rule_id: str, rules_dir: Path) -> set[str]:
+    """The rule files whose JSON says this rule_id, valid or not (shown as problems name them)."""
+    from deployer.load import load_rules
+
+    return {source.display for source in load_rules([rules_dir]).sources
+            if isinstance(source.document, dict) and source.document.get("rule_id") == rule_id}

@@ -81,6 +81,19 @@ def test_show_of_an_invalid_rule_prints_its_problems(dsl_document: dict[str, Any
     assert "Traceback" not in result.stderr
 
 
+def test_show_by_rule_id_of_an_invalid_rule_blames_only_the_file_that_declares_it(
+        dsl_document: dict[str, Any], in_tmp: Path) -> None:
+    rule_id = dsl_document["rule_id"]
+    (in_tmp / "detections").mkdir()
+    (in_tmp / "detections" / "broken.json").write_text(json.dumps({**dsl_document, "version": 0}))
+    # Another broken file that only mentions the rule_id in its text: it does not declare it.
+    (in_tmp / "detections" / "mentions.json").write_text(
+        json.dumps({**dsl_document, "rule_id": "other", "version": 0, "note": f"see {rule_id}"}))
+    result = detect("show", rule_id, cwd=in_tmp)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == "detections/broken.json: /version: 0 is less than the minimum of 1\n"
+
+
 def test_show_unknown_rule_is_one_line_exit_2() -> None:
     result = detect("show", "no-such-rule")
     assert result.returncode == 2
