@@ -86,14 +86,14 @@ def _rule_lines(export: Path) -> list[tuple[int, JSON]]:
         try:
             item = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as error:
-            problems.append(Problem(f"{shown}:{number}", "", f"not JSON: {getattr(error, 'msg', 'nested too deeply')}"))
+            problems.append(Problem(shown, "", f"not JSON: {getattr(error, 'msg', 'nested too deeply')}", line=number))
             continue
         if not isinstance(item, dict):
-            problems.append(Problem(f"{shown}:{number}", "", f"expected a JSON object, found {type(item).__name__}"))
+            problems.append(Problem(shown, "", f"expected a JSON object, found {type(item).__name__}", line=number))
         elif "rule_id" in item and "type" in item:
             rules.append((number, item))
         elif not any(key in item for key in _NOT_RULES) and item.get("type") != "action":
-            problems.append(Problem(f"{shown}:{number}", "", "not a Kibana rule: it has no rule_id and type"))
+            problems.append(Problem(shown, "", "not a Kibana rule: it has no rule_id and type", line=number))
     if problems:
         raise InvalidRules(problems, where=f"in {shown}")
     if not rules:

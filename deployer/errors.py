@@ -7,16 +7,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one input file, at a JSON pointer inside it ("" for the whole file)."""
+    """One thing wrong with one input file: where (the file, for line-oriented files such as NDJSON the 1-based
+    `line`, and a JSON pointer inside the document, "" for all of it) and what."""
 
     file: str
     pointer: str
     message: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """The file as people and editors read a location: `file` or `file:line`."""
+        return self.file if self.line is None else f"{self.file}:{self.line}"
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.pointer or '/'}: {self.message}"
+        return f"{self.where}: {self.pointer or '/'}: {self.message}"
+
+    def __lt__(self, other: Problem) -> bool:
+        return (self.file, self.line or 0, self.pointer, self.message) < (other.file, other.line or 0, other.pointer, other.message)
 
 
 class DetectError(Exception):

@@ -129,13 +129,13 @@ def _read_events(rule: Rule, root: Path) -> tuple[list[Line], list[Problem]]:
                 document = parse_json(line)
             except InvalidJson as error:
                 where = f"invalid JSON at column {error.column}: {error.reason}" if error.column else error.message
-                problems.append(Problem(f"{shown}:{number}", error.pointer, where))
+                problems.append(Problem(shown, error.pointer, where, line=number))
                 continue
             if not isinstance(document, dict):
-                problems.append(Problem(f"{shown}:{number}", "", "an event is a JSON object with an \"@timestamp\" string"))
+                problems.append(Problem(shown, "", "an event is a JSON object with an \"@timestamp\" string", line=number))
                 continue
             found = event_problems(document, source) if source is not None else []
-            problems += [Problem(f"{shown}:{number}", pointer, message) for pointer, message in found]
+            problems += [Problem(shown, pointer, message, line=number) for pointer, message in found]
             if not found:
                 raw.append((shown, number, expected, document))
         if expected and events == 0:
@@ -251,7 +251,7 @@ def _read_fixture_file(path: Path, root: Path) -> str | Problem:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        return Problem(f"{shown}:{line}", "", f"not UTF-8: invalid byte at offset {error.start}")
+        return Problem(shown, "", f"not UTF-8: invalid byte at offset {error.start}", line=line)
 
 
 def place_in_window(rule: Rule, stamps: list[str], instant: datetime) -> list[datetime] | str:

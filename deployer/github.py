@@ -64,9 +64,8 @@ def _source_map(file: str) -> dict[str, object] | None:
 
 
 def problem_annotation(problem: Problem, title: str) -> str:
-    file, _, number = problem.file.partition(":")  # fixture problems name `file:line`
-    line = int(number) if number.isdigit() else line_of(problem.file, problem.pointer)
-    return annotation("error", f"{problem.pointer or '/'}: {problem.message}", file=file, line=line, title=title)
+    line = problem.line if problem.line is not None else line_of(problem.file, problem.pointer)
+    return annotation("error", f"{problem.pointer or '/'}: {problem.message}", file=problem.file, line=line, title=title)
 
 
 def validation_github(validation: Validation) -> None:

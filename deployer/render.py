@@ -26,8 +26,8 @@ def dump_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def problem_json(problem: Problem) -> dict[str, str]:
-    return {"file": problem.file, "pointer": problem.pointer, "message": problem.message}
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {"file": problem.file, "line": problem.line, "pointer": problem.pointer, "message": problem.message}
 
 
 def validation_json(validation: Validation) -> dict[str, Any]:

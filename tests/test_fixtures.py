@@ -61,9 +61,12 @@ def test_bad_lines_are_named_by_file_and_line(dsl_document: dict[str, Any], in_t
     (folder / "nomatch.ndjson").write_text('\n{"host": {"name": "x"}}\n')
     problems = load_fixtures(_rule(dsl_document), Path("fixtures"), INSTANT)
     assert problems == [
-        Problem("fixtures/qakbot/match.ndjson:2", "", "invalid JSON at column 2: Expecting property name enclosed in double quotes"),
-        Problem("fixtures/qakbot/nomatch.ndjson:2", "/@timestamp", 'an event is a JSON object with an "@timestamp" string'),
+        Problem("fixtures/qakbot/match.ndjson", "", "invalid JSON at column 2: Expecting property name enclosed in double quotes",
+                line=2),
+        Problem("fixtures/qakbot/nomatch.ndjson", "/@timestamp", 'an event is a JSON object with an "@timestamp" string', line=2),
     ]
+    # The line is part of the location, not of the file's name: people read both as `file:line`.
+    assert [str(problem).split(": ")[0] for problem in problems] == ["fixtures/qakbot/match.ndjson:2", "fixtures/qakbot/nomatch.ndjson:2"]
 
 
 def test_missing_fixtures_are_problems(dsl_document: dict[str, Any], in_tmp: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from deployer.cluster.node import RunningNode
+from deployer.errors import Problem
 from deployer.github import annotation, line_of
 from tests.conftest import DETECTIONS, FIXTURES, detect
 
@@ -93,3 +94,11 @@ def test_deploy_annotates_drift_on_the_rule_id_line(in_tmp: Path, kibana: Any, m
     rule_id_line = next(number for number, text in enumerate((in_tmp / "detections" / f"{STEM}.json").read_text().splitlines(), 1)
                         if '"rule_id"' in text)
     assert f"::error file=detections/{STEM}.json,line={rule_id_line},title=detect deploy::kibana:default: drift: " in drifted.stdout
+
+
+def test_a_problem_on_a_line_is_annotated_on_that_line_even_when_the_path_holds_a_colon() -> None:
+    from deployer.github import problem_annotation
+
+    problem = Problem("fixtures/lab:2024/match.ndjson", "/process/pid", "not a whole number", line=7)
+    assert problem_annotation(problem, "detect test") == (
+        "::error file=fixtures/lab%3A2024/match.ndjson,line=7,title=detect test::/process/pid: not a whole number")
