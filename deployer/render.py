@@ -27,7 +27,11 @@ def dump_json(document: Any) -> None:
 
 
 def problem_json(problem: Problem) -> dict[str, Any]:
-    return {"file": problem.file, "line": problem.line, "pointer": problem.pointer, "message": problem.message}
+    """`line` appears for problems in line-oriented files (NDJSON fixtures and exports), as a number."""
+    document: dict[str, Any] = {"file": problem.file, "pointer": problem.pointer, "message": problem.message}
+    if problem.line is not None:
+        document["line"] = problem.line
+    return document
 
 
 def validation_json(validation: Validation) -> dict[str, Any]:
