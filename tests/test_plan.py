@@ -7,7 +7,7 @@ import pytest
 from deployer.model import payload_hash
 from deployer.plan import Action, Deployed, Desired, PlanOptions, plan_target
 from deployer.targets.opensearch import compile_rule, desired_rule
-from deployer.targets.opensearch_stored import comparable
+from deployer.targets.opensearch.stored import comparable
 from deployer.validate import validate_paths
 from tests.conftest import DSL_RULE
 

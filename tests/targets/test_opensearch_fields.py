@@ -22,7 +22,7 @@ from deployer.model import Rule
 from deployer.plan import Action, Desired, PlanEntry
 from deployer.prove.engines import Connection, OpenSearchEngine
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule
-from deployer.targets.opensearch_fields import field_caps_requests, field_uses, read_field_caps
+from deployer.targets.opensearch.fields import field_caps_requests, field_uses, read_field_caps
 from tests.conftest import DSL_RULE, EQL_RULE
 
 PREFIX = "detect-preflight-"

@@ -15,7 +15,7 @@ from deployer.config import Credentials, TargetSettings, Tls
 from deployer.dialects.eql_to_dsl import translate_eql
 from deployer.model import Rule, payload_hash
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule, desired_rule
-from deployer.targets.opensearch_stored import comparable
+from deployer.targets.opensearch.stored import comparable
 from tests.conftest import DSL_RULE, EQL_RULE
 
 # EQL whose translations use every clause form the translator emits: term, terms, wildcard, regexp, prefix-like

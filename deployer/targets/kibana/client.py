@@ -1,210 +1,17 @@
-"""Kibana's detection engine (Elastic Security): a Rule becomes a rule of its API (2023-10-31)."""
+"""One Kibana space: read every rule it holds, apply a plan to the ones detect may touch, confirm what Kibana did."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from deployer.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
 from deployer.config import TargetSettings
-from deployer.datasource import load_data_source
-from deployer.dialects.dsl import scan_dsl
-from deployer.dialects.eql import parse_eql
-from deployer.errors import DetectError, UnsupportedByTarget
+from deployer.errors import DetectError
 from deployer.http import RequestFailed, RetryPolicy, target_api
-from deployer.model import JSON, Exclusion, Rule, payload_hash
-from deployer.plan import Action, Deployed, Desired, Outcome, PlanEntry
-
-API_VERSION = "2023-10-31"
-# Marks the rules detect manages, so reads find them and --prune never touches anyone else's.
-MANAGED_TAG = "Managed: detect"
-EXCLUSION_ALIAS = "exclusion: "
-# Rule fields whose meaning and name are the same in detect and in Kibana: copied as they are.
-_SAME_FIELDS = ("name", "description", "risk_score", "severity", "interval", "from", "to", "author", "license",
-                "references", "false_positives", "threat", "note", "setup", "max_signals")
-
-
-def compile_rule(rule: Rule) -> JSON:
-    """The body of a create/update request for `rule`, pure: the same rule gives the same payload."""
-    payload: JSON = {"rule_id": rule.rule_id, "version": rule.version}
-    payload.update({key: copy.deepcopy(rule.document[key]) for key in _SAME_FIELDS if key in rule.document})
-    payload.update(enabled=rule.enabled, tags=[*rule.tags, MANAGED_TAG], index=list(rule.index))
-    exclusion_filters = [_exclusion_filter(exclusion) for exclusion in rule.exclusions]
-    if rule.language == "eql":
-        payload.update(type="eql", language="eql", query=rule.eql)
-        if exclusion_filters:
-            payload["filters"] = exclusion_filters
-    else:
-        # Kibana's query rules take query DSL as filters; the KQL query stays empty (match all).
-        payload.update(type="query", language="kuery", query="",
-                       filters=[_dsl_filter(copy.deepcopy(rule.dsl), rule.name), *exclusion_filters])
-    if rule.group_by:
-        payload["investigation_fields"] = {"field_names": list(rule.group_by)}
-        # No duration: alerts are suppressed within one run, like the seed's per-run `stats ... by`.
-        payload["alert_suppression"] = {"group_by": list(rule.suppress_by), "missing_fields_strategy": "doNotSuppress"}
-    required = _required_fields(rule)
-    if required:
-        payload["required_fields"] = required
-    marker = _marker(rule)
-    payload["meta"] = {"detect": marker}
-    marker["payload_hash"] = payload_hash(comparable(payload))
-    return payload
-
-
-def _marker(rule: Rule) -> JSON:
-    """What detect needs to recognise its own rules, see whether they changed and import them back (fields
-    Kibana has no place for), stored in the rule's `meta`."""
-    marker: JSON = {"rule_id": rule.rule_id, "version": rule.version, "content_hash": rule.content_hash,
-                    "data_source": rule.data_source}
-    if rule.risk_message:
-        marker["risk_message"] = rule.risk_message
-    return marker
-
-
-def _dsl_filter(query: JSON, name: str) -> JSON:
-    return {"meta": {"type": "custom", "alias": name, "negate": False, "disabled": False}, "query": query}
-
-
-def _exclusion_filter(exclusion: Exclusion) -> JSON:
-    # The alias is the label analysts see on the filter pill; it carries the reason so the rule reads back whole.
-    return {"meta": {"type": "custom", "alias": f"{EXCLUSION_ALIAS}{exclusion.field}: {exclusion.reason}", "negate": True,
-                     "disabled": False},
-            "query": {"terms": {exclusion.field: list(exclusion.values)}}}
-
-
-def _required_fields(rule: Rule) -> list[JSON]:
-    source = load_data_source(rule.data_source)
-    if source is None:
-        return []
-    uses = parse_eql(rule.eql).uses if rule.language == "eql" else scan_dsl(rule.dsl).uses
-    fields = [use.field for use in uses]
-    names = dict.fromkeys([*fields, *rule.group_by])  # ordered, unique
-    return [{"name": name, "type": source.field_types[name]} for name in names if source.has(name)]
-
-
-# --- reading rules back (detect import) ---------------------------------------------------------------
-
-# The order fields take in a rule file written by `detect import`, as in the hand-written ones.
-_DOCUMENT_ORDER = ("rule_id", "name", "version", "description", "severity", "risk_score", "enabled", "interval", "from",
-                   "to", "index", "data_source", "language", "query", "group_by", "alert_suppression", "risk_message",
-                   "exclusions", "tags", "author", "license", "references", "false_positives", "threat", "note", "setup",
-                   "max_signals")
-# Parts of an exported Kibana rule with no detect form: importing drops them and says so when they are set.
-_DROPPED = ("actions", "exceptions_list", "response_actions", "timeline_id", "building_block_type", "throttle")
-
-
-def decompile_rule(payload: JSON) -> tuple[JSON, list[str]]:
-    """A rule document (without `$schema`) from a Kibana rule as `_export` or `compile_rule` gives it, and notes on
-    what was dropped. Raises UnsupportedByTarget (pointer into the Kibana rule) for rules detect cannot express."""
-    marker = (payload.get("meta") or {}).get("detect") or {}
-    document: JSON = {key: copy.deepcopy(payload[key]) for key in ("rule_id", "version", *_SAME_FIELDS) if key in payload}
-    document["enabled"] = bool(payload.get("enabled", False))
-    document["index"] = list(payload.get("index") or [])
-    if not document["index"]:
-        raise UnsupportedByTarget("/index", "the rule has no index patterns (a data view rule): detect rules name their indices")
-    document["data_source"] = marker.get("data_source") or _data_source_of(document["index"])
-    filters = list(payload.get("filters") or [])
-    exclusions = [_exclusion_of(item) for item in filters if _is_exclusion(item)]
-    rest = [item for item in filters if not _is_exclusion(item)]
-    rule_type, language = payload.get("type"), payload.get("language")
-    if rule_type == "eql":
-        document.update(language="eql", query=payload.get("query", ""))
-        if rest:
-            raise UnsupportedByTarget("/filters", "an EQL rule with filters other than exclusions: move them into the query")
-    elif rule_type == "query" and not str(payload.get("query") or "").strip() and len(rest) == 1 and _is_dsl_filter(rest[0]):
-        document.update(language="dsl", query=copy.deepcopy(rest[0]["query"]))
-    elif rule_type == "query" and str(payload.get("query") or "").strip():
-        raise UnsupportedByTarget("/query", f"a {language or 'kuery'} query rule: detect rules are EQL or query DSL; "
-                                  "rewrite it in one of those")
-    elif rule_type == "query":
-        raise UnsupportedByTarget("/filters", "a query rule whose filters are not one query DSL clause plus exclusions")
-    else:
-        raise UnsupportedByTarget("/type", f"a {rule_type} rule: detect rules are EQL or query DSL ones")
-    group_by = list((payload.get("investigation_fields") or {}).get("field_names") or [])
-    suppress_by = list((payload.get("alert_suppression") or {}).get("group_by") or [])
-    if group_by or suppress_by:
-        document["group_by"] = group_by or suppress_by
-        if suppress_by and suppress_by != document["group_by"]:
-            document["alert_suppression"] = {"group_by": suppress_by}
-    if marker.get("risk_message"):
-        document["risk_message"] = marker["risk_message"]
-    document["exclusions"] = exclusions
-    tags = [tag for tag in payload.get("tags") or [] if tag != MANAGED_TAG]
-    if tags:
-        document["tags"] = tags
-    notes = [f"dropped {key} (detect has no place for it)" for key in _DROPPED if payload.get(key)]
-    return {key: document[key] for key in _DOCUMENT_ORDER if key in document}, notes
-
-
-def _is_exclusion(item: JSON) -> bool:
-    meta = item.get("meta") or {}
-    return bool(meta.get("negate")) and str(meta.get("alias") or "").startswith(EXCLUSION_ALIAS) and _is_dsl_filter(item)
-
-
-def _exclusion_of(item: JSON) -> JSON:
-    (field, values), = item["query"]["terms"].items()
-    described = str(item["meta"]["alias"]).removeprefix(EXCLUSION_ALIAS)
-    reason = described.partition(": ")[2] or "imported from Kibana"
-    return {"field": field, "values": list(values), "reason": reason}
-
-
-def _is_dsl_filter(item: JSON) -> bool:
-    meta = item.get("meta") or {}
-    query = item.get("query")
-    if meta.get("disabled") or not isinstance(query, dict) or len(query) != 1:
-        return False
-    return not meta.get("negate") or (set(query) == {"terms"} and len(query["terms"]) == 1)
-
-
-def _data_source_of(index: list[str]) -> str:
-    """The data source whose index patterns the rule reads, for rules written outside detect."""
-    from deployer.datasource import available_data_sources
-
-    for name in available_data_sources():
-        source = load_data_source(name)
-        if source is not None and set(index) & set(source.index):
-            return name
-    raise UnsupportedByTarget("/index", f"no detect data source reads {', '.join(index)}: add a field table under "
-                              "deployer/datasources/ first")
-
-
-# --- what Kibana holds, as comparable to what detect sends ----------------------------------------------
-
-# Kibana's own bookkeeping in every rule it answers with (ResponseFields in its API description), plus the saved
-# object resolution fields: never part of what detect deploys.
-SERVER_FIELDS = frozenset({"id", "created_at", "created_by", "updated_at", "updated_by", "revision", "immutable",
-                           "rule_source", "execution_summary", "outcome", "alias_target_id", "alias_purpose"})
-# Values Kibana fills in for fields a create request leaves out (required in its rule responses): a rule holding
-# them says nothing more than one without them.
-KIBANA_DEFAULTS: dict[str, Any] = {
-    "actions": [], "exceptions_list": [], "author": [], "false_positives": [], "references": [], "risk_score_mapping": [],
-    "severity_mapping": [], "threat": [], "setup": "", "related_integrations": [], "required_fields": [], "max_signals": 100,
-    "to": "now", "filters": [], "output_index": "", "tags": [], "note": "", "response_actions": [],
-}
-
-
-def comparable(rule: JSON) -> JSON:
-    """A Kibana rule (a payload detect sends, or one Kibana answers with) reduced to what the rule does: server
-    fields and defaults dropped, `ecs` flags of required fields and detect's own payload hash removed. Two rules
-    compare equal here exactly when Kibana would run them the same way."""
-    reduced: JSON = {key: copy.deepcopy(value) for key, value in rule.items()
-                     if key not in SERVER_FIELDS and value is not None and KIBANA_DEFAULTS.get(key, _UNSET) != value}
-    if isinstance(reduced.get("required_fields"), list):
-        reduced["required_fields"] = [{key: value for key, value in item.items() if key != "ecs"} if isinstance(item, dict) else item
-                                      for item in reduced["required_fields"]]
-    meta = reduced.get("meta")
-    if isinstance(meta, dict):
-        meta.pop("kibana_siem_app_url", None)  # a link the UI writes into the rule it saves, not a change of the rule
-        marker = meta.get("detect")
-        if isinstance(marker, dict):
-            marker.pop("payload_hash", None)
-        if not meta:
-            del reduced["meta"]
-    return reduced
-
-
-_UNSET = object()
+from deployer.model import JSON, payload_hash
+from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.targets.kibana.compile import API_VERSION, MANAGED_TAG, comparable
 
 
 def deployed_rule(item: Any, where: str) -> Deployed:
@@ -221,8 +28,6 @@ def deployed_rule(item: Any, where: str) -> Deployed:
                     str(rule.get("name") or ""), managed=bool(marker) or MANAGED_TAG in tags,
                     observed_hash=payload_hash(content), content=content)
 
-
-# --- reading and applying -------------------------------------------------------------------------
 
 # Above this many writes, rules go through _import in chunks instead of one request each.
 IMPORT_THRESHOLD = 20
@@ -420,6 +225,3 @@ def _chunks(entries: list[PlanEntry]) -> list[list[PlanEntry]]:
     return [chunk for chunk in chunks if chunk]
 
 
-def desired_rule(rule: Rule) -> Desired:
-    payload = compile_rule(rule)
-    return Desired(rule, payload, payload["meta"]["detect"]["payload_hash"], comparable(payload))

@@ -1,0 +1,95 @@
+"""Reading Kibana rules back into rule documents (`detect import`)."""
+
+from __future__ import annotations
+
+import copy
+
+from deployer.datasource import load_data_source
+from deployer.errors import UnsupportedByTarget
+from deployer.model import JSON
+from deployer.targets.kibana.compile import EXCLUSION_ALIAS, MANAGED_TAG, SAME_FIELDS
+
+# The order fields take in a rule file written by `detect import`, as in the hand-written ones.
+_DOCUMENT_ORDER = ("rule_id", "name", "version", "description", "severity", "risk_score", "enabled", "interval", "from",
+                   "to", "index", "data_source", "language", "query", "group_by", "alert_suppression", "risk_message",
+                   "exclusions", "tags", "author", "license", "references", "false_positives", "threat", "note", "setup",
+                   "max_signals")
+# Parts of an exported Kibana rule with no detect form: importing drops them and says so when they are set.
+_DROPPED = ("actions", "exceptions_list", "response_actions", "timeline_id", "building_block_type", "throttle")
+
+
+def decompile_rule(payload: JSON) -> tuple[JSON, list[str]]:
+    """A rule document (without `$schema`) from a Kibana rule as `_export` or `compile_rule` gives it, and notes on
+    what was dropped. Raises UnsupportedByTarget (pointer into the Kibana rule) for rules detect cannot express."""
+    marker = (payload.get("meta") or {}).get("detect") or {}
+    document: JSON = {key: copy.deepcopy(payload[key]) for key in ("rule_id", "version", *SAME_FIELDS) if key in payload}
+    document["enabled"] = bool(payload.get("enabled", False))
+    document["index"] = list(payload.get("index") or [])
+    if not document["index"]:
+        raise UnsupportedByTarget("/index", "the rule has no index patterns (a data view rule): detect rules name their indices")
+    document["data_source"] = marker.get("data_source") or _data_source_of(document["index"])
+    filters = list(payload.get("filters") or [])
+    exclusions = [_exclusion_of(item) for item in filters if _is_exclusion(item)]
+    rest = [item for item in filters if not _is_exclusion(item)]
+    rule_type, language = payload.get("type"), payload.get("language")
+    if rule_type == "eql":
+        document.update(language="eql", query=payload.get("query", ""))
+        if rest:
+            raise UnsupportedByTarget("/filters", "an EQL rule with filters other than exclusions: move them into the query")
+    elif rule_type == "query" and not str(payload.get("query") or "").strip() and len(rest) == 1 and _is_dsl_filter(rest[0]):
+        document.update(language="dsl", query=copy.deepcopy(rest[0]["query"]))
+    elif rule_type == "query" and str(payload.get("query") or "").strip():
+        raise UnsupportedByTarget("/query", f"a {language or 'kuery'} query rule: detect rules are EQL or query DSL; "
+                                  "rewrite it in one of those")
+    elif rule_type == "query":
+        raise UnsupportedByTarget("/filters", "a query rule whose filters are not one query DSL clause plus exclusions")
+    else:
+        raise UnsupportedByTarget("/type", f"a {rule_type} rule: detect rules are EQL or query DSL ones")
+    group_by = list((payload.get("investigation_fields") or {}).get("field_names") or [])
+    suppress_by = list((payload.get("alert_suppression") or {}).get("group_by") or [])
+    if group_by or suppress_by:
+        document["group_by"] = group_by or suppress_by
+        if suppress_by and suppress_by != document["group_by"]:
+            document["alert_suppression"] = {"group_by": suppress_by}
+    if marker.get("risk_message"):
+        document["risk_message"] = marker["risk_message"]
+    document["exclusions"] = exclusions
+    tags = [tag for tag in payload.get("tags") or [] if tag != MANAGED_TAG]
+    if tags:
+        document["tags"] = tags
+    notes = [f"dropped {key} (detect has no place for it)" for key in _DROPPED if payload.get(key)]
+    return {key: document[key] for key in _DOCUMENT_ORDER if key in document}, notes
+
+
+def _is_exclusion(item: JSON) -> bool:
+    meta = item.get("meta") or {}
+    return bool(meta.get("negate")) and str(meta.get("alias") or "").startswith(EXCLUSION_ALIAS) and _is_dsl_filter(item)
+
+
+def _exclusion_of(item: JSON) -> JSON:
+    (field, values), = item["query"]["terms"].items()
+    described = str(item["meta"]["alias"]).removeprefix(EXCLUSION_ALIAS)
+    reason = described.partition(": ")[2] or "imported from Kibana"
+    return {"field": field, "values": list(values), "reason": reason}
+
+
+def _is_dsl_filter(item: JSON) -> bool:
+    meta = item.get("meta") or {}
+    query = item.get("query")
+    if meta.get("disabled") or not isinstance(query, dict) or len(query) != 1:
+        return False
+    return not meta.get("negate") or (set(query) == {"terms"} and len(query["terms"]) == 1)
+
+
+def _data_source_of(index: list[str]) -> str:
+    """The data source whose index patterns the rule reads, for rules written outside detect."""
+    from deployer.datasource import available_data_sources
+
+    for name in available_data_sources():
+        source = load_data_source(name)
+        if source is not None and set(index) & set(source.index):
+            return name
+    raise UnsupportedByTarget("/index", f"no detect data source reads {', '.join(index)}: add a field table under "
+                              "deployer/datasources/ first")
+
+
