@@ -11,6 +11,7 @@ from deployer.errors import DetectError
 from deployer.http import RequestFailed, RetryPolicy, target_api
 from deployer.model import JSON, payload_hash
 from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.targets.base import ApiTarget
 from deployer.targets.kibana.compile import API_VERSION, MANAGED_TAG, comparable
 
 
@@ -49,7 +50,7 @@ def open_target(settings: TargetSettings, location: str | None, **client_options
     return KibanaTarget(settings, location or "default", **client_options)
 
 
-class KibanaTarget:
+class KibanaTarget(ApiTarget):
     """One Kibana space of one environment: read its rules, apply a plan to the ones detect may touch."""
 
     def __init__(self, settings: TargetSettings, space: str, *, transport: Any = None, retry: RetryPolicy | None = None,
@@ -60,13 +61,6 @@ class KibanaTarget:
         # httpx sets Content-Type per body (JSON, or multipart for _import)
         self.api = target_api(settings, settings.url + prefix, {"kbn-xsrf": "true", "elastic-api-version": API_VERSION},
                               retry=retry, transport=transport, **client_options)
-
-    def close(self) -> None:
-        self.api.close()
-
-    @property
-    def requests_sent(self) -> int:
-        return self.api.requests_sent
 
     def _where(self, method: str, path: str) -> str:
         return f"{self.label}: {method} {path}"

@@ -11,6 +11,7 @@ from deployer.errors import DetectError
 from deployer.http import RequestFailed, RetryPolicy, target_api
 from deployer.model import payload_hash
 from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.targets.base import ApiTarget
 from deployer.targets.opensearch.stored import comparable
 
 _MONITORS = "/_plugins/_alerting/monitors"
@@ -58,7 +59,7 @@ def open_target(settings: TargetSettings, location: str | None, **client_options
     return OpenSearchTarget(settings, **client_options)
 
 
-class OpenSearchTarget:
+class OpenSearchTarget(ApiTarget):
     """The Alerting monitors of one OpenSearch cluster: detect's are those whose ui_metadata carries its marker."""
 
     def __init__(self, settings: TargetSettings, *, transport: Any = None, retry: RetryPolicy | None = None,
@@ -68,13 +69,6 @@ class OpenSearchTarget:
         # Alerting's monitor _search drops ui_metadata (where detect's marker lives) unless the caller is Dashboards.
         self.api = target_api(settings, settings.url, {"User-Agent": "OpenSearch-Dashboards detect"},
                               retry=retry, transport=transport, **client_options)
-
-    def close(self) -> None:
-        self.api.close()
-
-    @property
-    def requests_sent(self) -> int:
-        return self.api.requests_sent
 
     def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]:
         """The entries, with each monitor to create or update that cannot run on its indices refused (a field it
