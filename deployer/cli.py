@@ -104,7 +104,7 @@ def _warnings_to_stderr() -> None:
     """Settings that weaken a run (`tls.verify = false`) are said on every run, as `warning: ...` lines."""
     import logging
 
-    warnings_log = logging.getLogger("detect.warnings")  # deployer.config's, named here to keep start-up light
+    warnings_log = logging.getLogger("detect.warnings")  # deployer.environments's, named here to keep start-up light
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     warnings_log.addHandler(handler)
@@ -123,10 +123,10 @@ def validate(
     """Check rule files: JSON Schema, query dialects, fields, versions, fixtures; and detect.toml. Exit 1 on any problem."""
     import dataclasses
 
-    from deployer import render
-    from deployer.config import DEFAULT_CONFIG, check_config
-    from deployer.load import DEFAULT_RULES_DIR
-    from deployer.validate import validate_paths
+    from deployer.environments import DEFAULT_CONFIG, check_config
+    from deployer.report import render
+    from deployer.rules.files import DEFAULT_RULES_DIR
+    from deployer.rules.ruleset import validate_paths
 
     validation = validate_paths(paths or [DEFAULT_RULES_DIR], base=base, fixtures=fixtures)
     # Only against every rule: an exclusion for a rule left out of the paths given is not unknown.
@@ -136,7 +136,7 @@ def validate(
     if output is Format.json:
         render.dump_json(render.validation_json(validation))
     elif output is Format.github:
-        from deployer.github import validation_github
+        from deployer.report.github import validation_github
 
         validation_github(validation)
         render.validation_text(validation)
@@ -151,8 +151,8 @@ def show(
     target: Annotated[Target, typer.Option(help="Which engine's payload to print.")] = Target.kibana,
 ) -> None:
     """Print the exact payload a deploy would send for one rule."""
-    from deployer import render
-    from deployer.show import payload_for
+    from deployer.authoring.show import payload_for
+    from deployer.report import render
 
     render.dump_json(payload_for(rule, target.value))
 
@@ -184,10 +184,10 @@ def test_rules(
     Credentials for --cluster-url come from DETECT_CLUSTER_USERNAME / DETECT_CLUSTER_PASSWORD or
     DETECT_CLUSTER_API_KEY.
     """
-    from deployer import render
+    from deployer.authoring.show import select_rules
     from deployer.prove import prove
     from deployer.prove.engines import connection_from_environment
-    from deployer.show import select_rules
+    from deployer.report import render
 
     selected = select_rules(rules or [])
     engines = ("opensearch", "elasticsearch") if engine is EngineChoice.all else (engine.value,)
@@ -199,7 +199,7 @@ def test_rules(
         render.dump_json(render.proof_json(report))
     else:
         if output is Format.github:
-            from deployer.github import proof_github
+            from deployer.report.github import proof_github
 
             proof_github(report, fixtures)
         render.proof_text(report)
@@ -231,9 +231,9 @@ def deploy(
     Exit 0 when everything planned was applied (or --dry-run), 1 when anything was refused, in conflict, drifted or
     failed, 2 when the deploy could not start.
     """
-    from deployer import render
-    from deployer.deploy import deploy_environment
-    from deployer.plan import PlanOptions
+    from deployer.deploy.plan import PlanOptions
+    from deployer.deploy.run import deploy_environment
+    from deployer.report import render
 
     def confirm(environment: Any, entries: Any) -> bool:
         if output is not Format.json:
@@ -253,7 +253,7 @@ def deploy(
         render.dump_json(render.deploy_json(report))
     else:
         if output is Format.github:
-            from deployer.github import deploy_github
+            from deployer.report.github import deploy_github
 
             deploy_github(report)
         render.deploy_text(report)
@@ -273,8 +273,8 @@ def diff(
 ) -> None:
     """Show, per rule and target, what differs between the repository and what is deployed (drift included), as a
     unified diff from the deployed rule to the repository's. Exit 0 when nothing differs, 1 when anything does."""
-    from deployer import render
-    from deployer.deploy import diff_environment
+    from deployer.deploy.run import diff_environment
+    from deployer.report import render
 
     _verbose_logging(verbose)
     diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []), timeout=timeout,
@@ -295,7 +295,7 @@ def export(
     rules_dir: RulesDirOption = Path("detections"),
 ) -> None:
     """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
-    from deployer.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
+    from deployer.authoring.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
 
     text = to_ndjson(export_payloads(target.value, rules_dir=rules_dir, environment=env, config_path=config))
     if str(output) == "-":
@@ -315,8 +315,8 @@ def import_rules(
     force: Annotated[bool, typer.Option(help="Replace rule files that already exist.")] = False,
 ) -> None:
     """Turn a Kibana rules export into detect rule files. Exit 1 when any rule was skipped or is invalid."""
-    from deployer import render
-    from deployer.adopt import import_kibana_export
+    from deployer.authoring.adopt import import_kibana_export
+    from deployer.report import render
 
     report = import_kibana_export(export_file, into, force=force)
     render.import_text(report)
@@ -337,7 +337,7 @@ def new(
 ) -> None:
     """Scaffold a rule (fresh rule_id, version 1) and its fixture folder. Its TODO: texts are yours to write:
     validation refuses them until then; the query and fixtures prove as written."""
-    from deployer.scaffold import scaffold_rule
+    from deployer.authoring.scaffold import scaffold_rule
 
     rule_path, fixture_folder = scaffold_rule(name, language=language.value, rules_dir=rules_dir, fixtures_dir=fixtures)
     sys.stdout.write(f"{rule_path}\n{fixture_folder / 'match.ndjson'}\n{fixture_folder / 'nomatch.ndjson'}\n")
@@ -361,7 +361,7 @@ ClusterFormatOption = Annotated[ClusterFormat, typer.Option("--format", help="te
 
 def _cluster_output(report: Any, output: ClusterFormat) -> None:
     if output is ClusterFormat.json:
-        from deployer import render
+        from deployer.report import render
 
         render.dump_json(report.as_json())
     else:
@@ -375,8 +375,8 @@ def cluster_up(engine: EngineOption = ClusterEngine.opensearch, output: ClusterF
 
     A node a killed `cluster up` left behind, and its folder, are removed first.
     """
-    from deployer import render
     from deployer.cluster.local import cluster_up as up
+    from deployer.report import render
 
     with render.progress_display(enabled=output is not ClusterFormat.json, verbose=verbose) as progress:
         report = up(engine.value, progress=progress)
@@ -404,8 +404,8 @@ def cluster_status(
 @cluster_app.command("down")
 def cluster_down(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text) -> None:
     """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
-    from deployer import render
     from deployer.cluster.local import cluster_down as down
+    from deployer.report import render
 
     # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
     report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json, verbose=True))

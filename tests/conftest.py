@@ -20,7 +20,7 @@ from deployer.cluster.node import RunningNode, throwaway_node
 REPO = Path(__file__).resolve().parent.parent
 # The tests' own rules, a repository layout (detections/, fixtures/): copies of the two Qakbot rules and their
 # fixtures. The suite never reads REPO/detections or REPO/fixtures, which hold whatever rules a team keeps.
-RULES = REPO / "tests" / "rules"
+RULES = REPO / "tests" / "data"
 DETECTIONS = RULES / "detections"
 FIXTURES = RULES / "fixtures"
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from deployer.fixtures import MAX_FIXTURE_BYTES, load_fixtures
-from deployer.jsontext import MAX_DEPTH
-from deployer.load import MAX_RULE_BYTES
-from deployer.model import Rule
+from deployer.prove.fixtures import MAX_FIXTURE_BYTES, load_fixtures
+from deployer.rules.files import MAX_RULE_BYTES
+from deployer.rules.jsontext import MAX_DEPTH
+from deployer.rules.model import Rule
 from tests.conftest import DSL_RULE, EQL_RULE, FIXTURES, RULES, detect
 from tests.support.tripwire import Tripwire, tripwire_port
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.cache import cache_root
-from deployer.progress import Progress
+from deployer.report.progress import Progress
 
 from .errors import ClusterError
 from .jdk import java_home_for

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DetectError
-from deployer.progress import Progress
+from deployer.report.progress import Progress
 
 if TYPE_CHECKING:
     from deployer.cluster.node import RunningNode

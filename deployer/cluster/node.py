@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from deployer.progress import Progress
+from deployer.report.progress import Progress
 
 from .errors import ClusterError
 from .jdk import java_home_for

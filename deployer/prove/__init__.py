@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deployer.datasource import load_data_source
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget
-from deployer.fixtures import FixtureEvent, RuleFixtures, load_fixtures
-from deployer.model import JSON, Rule
-from deployer.progress import Progress, no_progress
 from deployer.prove.engines import ElasticsearchEngine, OpenSearchEngine
+from deployer.prove.fixtures import FixtureEvent, RuleFixtures, load_fixtures
 from deployer.prove.verdict import EngineProof, GroupVerdict, MatchVerdict, expected_groups, key_of
+from deployer.report.progress import Progress, no_progress
+from deployer.rules.datasource import load_data_source
+from deployer.rules.model import JSON, Rule
 
 
 @dataclass

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterator
 
 from deployer.errors import DetectError, display_url
-from deployer.progress import Progress
 from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine
+from deployer.report.progress import Progress
 
 ENGINES = ("opensearch", "elasticsearch")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deployer.errors import DetectError, display_url
-from deployer.fixtures import FixtureEvent
-from deployer.http import comma_batches
+from deployer.prove.fixtures import FixtureEvent
 from deployer.prove.monitor_run import ALERTING, ON_ENGINE, MonitorRun, execute_on_engine, execute_with_alerting, one_line
+from deployer.targets.http import comma_batches
 
 # Far above any fixture file; a search never has to page.
 _MAX_HITS = 10_000

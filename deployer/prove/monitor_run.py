@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deployer.model import JSON
+from deployer.rules.model import JSON
 
 _SELECTOR = "detect_trigger_condition"
 ALERTING = "Alerting _execute"

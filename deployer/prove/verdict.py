@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.fixtures import FixtureEvent
+from deployer.prove.fixtures import FixtureEvent
 
 
 @dataclass(frozen=True)

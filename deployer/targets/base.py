@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployer.http import JsonApi
+from deployer.targets.http import JsonApi
 
 
 class ApiTarget:

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployer.dialects.lucene import check_regexp, to_python_regex
-from deployer.model import JSON
+from deployer.rules.model import JSON
+from deployer.rules.ruleset import validate_paths
 from deployer.targets import kibana, opensearch
-from deployer.validate import validate_paths
 from tests.conftest import DSL_RULE, EQL_RULE
 from tests.dialects.test_lucene import SEED_PCRE
 

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployer.cluster.node import RunningNode
-from deployer.datasource import load_data_source
-from deployer.fixtures import FixtureEvent
 from deployer.prove.engines import Connection, OpenSearchEngine
+from deployer.prove.fixtures import FixtureEvent
 from deployer.prove.monitor_run import MonitorRun, execute_on_engine, read_alerting_answer
 from deployer.prove.verdict import GroupVerdict, expected_groups, key_of
+from deployer.rules.datasource import load_data_source
 
 CONTRACTS_ENV = "DETECT_ALERTING_CONTRACTS"
 EXECUTE = "alerting-execute-2.19.6.json"

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from deployer.cluster.node import RunningNode
-from deployer.fixtures import RuleFixtures, load_fixtures
-from deployer.model import Rule
-from deployer.progress import no_progress
 from deployer.prove import prove_on_engine, run_instant
 from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine, index_batches
+from deployer.prove.fixtures import RuleFixtures, load_fixtures
 from deployer.prove.verdict import EngineProof
+from deployer.report.progress import no_progress
+from deployer.rules.model import Rule
 from tests.conftest import DSL_RULE, EQL_RULE, FIXTURES
 
 ENGINES = ["opensearch", "elasticsearch"]

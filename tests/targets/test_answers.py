@@ -11,10 +11,10 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployer.config import Credentials, TargetSettings, Tls
+from deployer.deploy.plan import Action, PlanEntry
+from deployer.environments import Credentials, TargetSettings, Tls
 from deployer.errors import DetectError
-from deployer.http import RetryPolicy
-from deployer.plan import Action, PlanEntry
+from deployer.targets.http import RetryPolicy
 from deployer.targets.kibana import KibanaTarget
 from deployer.targets.opensearch import OpenSearchTarget
 
@@ -73,8 +73,8 @@ def test_opensearch_read_never_crashes(body: bytes, status: int) -> None:
 @given(body=_bodies, status=st.sampled_from([200, 409, 500]), action=st.sampled_from([Action.create, Action.update]),
        many=st.booleans())
 def test_kibana_apply_turns_any_answer_into_outcomes(body: bytes, status: int, action: Action, many: bool) -> None:
+    from deployer.rules.ruleset import validate_paths
     from deployer.targets.kibana import desired_rule
-    from deployer.validate import validate_paths
     from tests.conftest import DSL_RULE
 
     [rule] = validate_paths([DSL_RULE]).rules

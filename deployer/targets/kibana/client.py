@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deployer.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
-from deployer.config import TargetSettings
+from deployer.deploy.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.environments import TargetSettings
 from deployer.errors import DetectError
-from deployer.http import RequestFailed, RetryPolicy, target_api
-from deployer.model import JSON, payload_hash
-from deployer.plan import Action, Deployed, Outcome, PlanEntry
+from deployer.rules.model import JSON, payload_hash
+from deployer.targets.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
 from deployer.targets.base import ApiTarget
+from deployer.targets.http import RequestFailed, RetryPolicy, target_api
 from deployer.targets.kibana.compile import API_VERSION, MANAGED_TAG, comparable
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from deployer.datasource import load_data_source
 from deployer.errors import UnsupportedByTarget
-from deployer.model import JSON
+from deployer.rules.datasource import load_data_source
+from deployer.rules.model import JSON
 from deployer.targets.kibana.compile import EXCLUSION_ALIAS, MANAGED_TAG, SAME_FIELDS
 
 # The order fields take in a rule file written by `detect import`, as in the hand-written ones.
@@ -83,7 +83,7 @@ def _is_dsl_filter(item: JSON) -> bool:
 
 def _data_source_of(index: list[str]) -> str:
     """The data source whose index patterns the rule reads, for rules written outside detect."""
-    from deployer.datasource import available_data_sources
+    from deployer.rules.datasource import available_data_sources
 
     for name in available_data_sources():
         source = load_data_source(name)

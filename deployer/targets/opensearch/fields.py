@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from deployer.deploy.plan import Action, PlanEntry
 from deployer.dialects.dsl import scan_dsl
 from deployer.errors import DetectError
-from deployer.http import comma_batches
-from deployer.model import JSON
-from deployer.plan import Action, PlanEntry
+from deployer.rules.model import JSON
+from deployer.targets.http import comma_batches
 
 # Analysed string types: no doc values to aggregate on, and patterns or exact terms test their tokens.
 TEXT_TYPES = frozenset({"text", "match_only_text"})

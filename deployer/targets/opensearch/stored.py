@@ -5,7 +5,7 @@ with every default spelled out — `{"term": {"f": "x"}}` comes back as `{"term"
 `gte`/`lt` as `from`/`to` with `include_lower`/`include_upper`, `bool` with `adjust_pure_negative` — and adds its own
 bookkeeping (`schema_version`, `last_update_time`, `data_sources`, ...). `comparable` maps both the monitor detect
 compiles and the one Alerting answers with to one form, so they are equal exactly when the monitor was not changed.
-tests/targets/test_opensearch_stored.py checks that against Alerting's own parser (common-utils Monitor.parse).
+tests/targets/opensearch/test_stored.py checks that against Alerting's own parser (common-utils Monitor.parse).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.model import JSON
+from deployer.rules.model import JSON
 
 # Alerting's own fields in a stored monitor, not part of what the monitor does.
 SERVER_FIELDS = frozenset({"schema_version", "last_update_time", "enabled_time", "user", "owner", "data_sources",
