@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from deployer.errors import DetectError, InvalidRules, Problem, display_path
 from deployer.rules.model import Exclusion, Rule
-from deployer.targets import TARGETS
+from deployer.targets import names as target_names
 
 DEFAULT_CONFIG = Path("detect.toml")
 # Warnings about settings that work but weaken a deploy, one line each; the CLI prints them as `warning: ...`.
@@ -152,7 +152,7 @@ def config_problems(document: dict[str, Any], rules: Sequence[Rule] | None, *, s
         if by_id is not None:
             for number, item in enumerate(table.get("exclusions", [])):
                 problems += _exclusion_problems(shown, [*where, "exclusions", number], item, by_id)
-        for target in TARGETS:
+        for target in target_names():
             if target in table:
                 problems += _target_problems(shown, [*where, target], table[target])
     return sorted(problems)
@@ -164,7 +164,7 @@ def config_warnings(document: dict[str, Any], *, shown: str = "detect.toml",
     warnings = []
     tables = document["environments"]
     for name in environments if environments is not None else sorted(tables):
-        for target in TARGETS:
+        for target in target_names():
             settings = tables[name].get(target)
             if settings is not None and settings.get("tls", {}).get("verify", True) is False:
                 warnings.append(f"{shown}: {key_path(['environments', name, target, 'tls', 'verify'])} is false: "
@@ -249,7 +249,7 @@ def _tls_file_problems(shown: str, folder: Path, environment: str, table: dict[s
     import ssl
 
     problems = []
-    for target in TARGETS:
+    for target in target_names():
         tls = table.get(target, {}).get("tls", {})
         where = ["environments", environment, target, "tls"]
         if "ca_cert" in tls:
@@ -312,12 +312,12 @@ def _environment(shown: str, folder: Path, name: str, table: dict[str, Any], rea
     for item in table.get("exclusions", []):
         exclusions.setdefault(item["rule_id"], []).append(Exclusion(item["field"], tuple(item["values"]), item["reason"]))
     targets = []
-    for target_name in TARGETS:
+    for target_name in target_names():
         if target_name in table:
             targets.append(_target(shown, folder, name, target_name, table[target_name], read_credentials))
     if not targets:
         raise InvalidRules([Problem(shown, key_path(["environments", name]),
-                                     f"no target: add a {' or '.join(f'[{target}]' for target in TARGETS)} table")],
+                                     f"no target: add a {' or '.join(f'[{target}]' for target in target_names())} table")],
                            where=f"in {shown}")
     return Environment(
         name=name,

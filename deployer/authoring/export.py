@@ -12,7 +12,7 @@ from pathlib import Path
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
 from deployer.rules.model import JSON, Rule
 from deployer.rules.ruleset import require_valid
-from deployer.targets import target_module
+from deployer.targets import target_kind
 
 # Kibana refuses rule imports above 10 MB by default (xpack.securitySolution.maxRuleImportPayloadBytes).
 KIBANA_IMPORT_LIMIT = 10 * 1024 * 1024
@@ -31,7 +31,7 @@ def export_payloads(target: str, *, rules_dir: Path, environment: str | None = N
         # An export connects nowhere, so no credentials; its overrides and exclusions are checked against the rules.
         settings = load_environment(environment, config_path, valid, read_credentials=False)
         rules = [adapt_rule(rule, settings) for rule in rules]
-    compile_rule = target_module(target).compile_rule
+    compile_rule = target_kind(target).compile_rule
     payloads: list[JSON] = []
     problems: list[Problem] = []
     for rule in rules:

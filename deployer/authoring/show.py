@@ -8,7 +8,7 @@ from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTar
 from deployer.rules.files import DEFAULT_RULES_DIR
 from deployer.rules.model import JSON, Rule
 from deployer.rules.ruleset import require_valid, validate_paths
-from deployer.targets import target_module
+from deployer.targets import target_kind
 
 
 def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
@@ -44,7 +44,7 @@ def select_rules(references: list[str], rules_dir: Path = DEFAULT_RULES_DIR) -> 
 def payload_for(reference: str, target: str) -> JSON:
     rule = find_rule(reference)
     try:
-        payload: JSON = target_module(target).compile_rule(rule)
+        payload: JSON = target_kind(target).compile_rule(rule)
     except UnsupportedByTarget as error:
         raise InvalidRules([Problem(display_path(rule.path), error.pointer, str(error))], where="in the rules") from None
     return payload

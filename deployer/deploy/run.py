@@ -6,32 +6,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from deployer.deploy.diff import ABSENT, unified_diff
-from deployer.deploy.plan import Action, Deployed, Desired, Outcome, PlanEntry, PlanOptions, plan_target
+from deployer.deploy.plan import Action, Desired, Outcome, PlanEntry, PlanOptions, plan_target
 from deployer.environments import Environment, TargetSettings, adapt_rule, load_environment
 from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.report.progress import Progress
 from deployer.rules.model import Rule
 from deployer.rules.ruleset import require_valid
-from deployer.targets import target_module
+from deployer.targets import target_kind
+from deployer.targets.base import Target
 from deployer.targets.http import Deadline
-
-
-class Target(Protocol):
-    """What deploy needs of a target: one per location (a Kibana space, an OpenSearch cluster)."""
-
-    name: str   # the target module's name in deployer.targets
-    label: str  # where it is, for people: "kibana:soc", "opensearch"
-
-    @property
-    def requests_sent(self) -> int: ...
-
-    def read_deployed(self) -> dict[str, Deployed]: ...
-    def preflight(self, entries: list[PlanEntry]) -> list[PlanEntry]: ...
-    def apply(self, entries: list[PlanEntry]) -> list[Outcome]: ...
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -64,14 +49,14 @@ Factory = Callable[..., Target]  # (settings, space, *, deadline) -> Target
 def open_targets(environment: Environment, factory: Factory, deadline: Deadline | None = None) -> list[Target]:
     targets: list[Target] = []
     for settings in environment.targets:
-        for space in target_module(settings.name).locations(settings):
+        for space in target_kind(settings.name).locations(settings):
             targets.append(factory(settings, space, deadline=deadline))
     return targets
 
 
 def default_factory(settings: TargetSettings, location: str | None, *, deadline: Deadline | None = None) -> Target:
     """The target module named by the settings opens its client for one location (a Kibana space, a cluster)."""
-    target: Target = target_module(settings.name).open_target(settings, location, deadline=deadline)
+    target: Target = target_kind(settings.name).open(settings, location, deadline=deadline)
     return target
 
 
@@ -94,7 +79,7 @@ def plan_deploy(rules: list[Rule], environment: Environment, targets: list[Targe
     for target in targets:
         progress(f"{target.label}: reading deployed rules")
         deployed = target.read_deployed()
-        desired_rule = target_module(target.name).desired_rule
+        desired_rule = target_kind(target.name).desired_rule
         desired: list[Desired] = []
         refused: list[PlanEntry] = []
         for rule in adapted:

@@ -1,6 +1,9 @@
 """The Kibana target (Elastic Security's detection engine): compile.py turns a Rule into the API's rule and any rule
 into its comparable form, decompile.py reads rules back for `detect import`, client.py talks to one space."""
 
+from typing import Any, ClassVar
+
+from deployer.targets.base import Target, TargetKind
 from deployer.targets.kibana.client import IMPORT_THRESHOLD, KibanaTarget, deployed_rule, locations, open_target
 from deployer.targets.kibana.compile import (
     API_VERSION,
@@ -14,5 +17,42 @@ from deployer.targets.kibana.compile import (
 )
 from deployer.targets.kibana.decompile import decompile_rule
 
-__all__ = ["API_VERSION", "EXCLUSION_ALIAS", "IMPORT_THRESHOLD", "KIBANA_DEFAULTS", "MANAGED_TAG", "SERVER_FIELDS", "KibanaTarget",
-           "comparable", "compile_rule", "decompile_rule", "deployed_rule", "desired_rule", "locations", "open_target"]
+
+class Kibana(TargetKind):
+    """Elastic Security's detection engine, one client per Kibana space; its rules run on Elasticsearch."""
+
+    name: ClassVar[str] = "kibana"
+    title: ClassVar[str] = "Kibana"
+    engine: ClassVar[str] = "elasticsearch"
+    payload_noun: ClassVar[str] = "rule"
+    has_spaces: ClassVar[bool] = True
+
+    def compile_rule(self, rule: Any) -> Any:
+        return compile_rule(rule)
+
+    def desired_rule(self, rule: Any) -> Any:
+        return desired_rule(rule)
+
+    def locations(self, settings: Any) -> tuple[str | None, ...]:
+        return locations(settings)
+
+    def open(self, settings: Any, location: str | None, **client_options: Any) -> Target:
+        return open_target(settings, location, **client_options)
+
+__all__ = [
+    "API_VERSION",
+    "EXCLUSION_ALIAS",
+    "IMPORT_THRESHOLD",
+    "KIBANA_DEFAULTS",
+    "MANAGED_TAG",
+    "SERVER_FIELDS",
+    "Kibana",
+    "KibanaTarget",
+    "comparable",
+    "compile_rule",
+    "decompile_rule",
+    "deployed_rule",
+    "desired_rule",
+    "locations",
+    "open_target",
+]
