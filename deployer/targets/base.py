@@ -60,6 +60,11 @@ class TargetKind(ABC):
              **client_options: Any) -> Target:
         """A client for one location."""
 
+    @abstractmethod
+    def prove_rule(self, engine: Any, case: Any) -> None:
+        """Run `case.rule` on `engine` the way this target's production would run it (the query, its window,
+        the alerting step) and record the verdicts on `case.proof`. The executor lives in the target's folder."""
+
 
 class ApiTarget:
     """A target location talking to its server through `self.api` (set by the subclass)."""

@@ -30,6 +30,11 @@ class OpenSearch(TargetKind):
     def open(self, settings: Any, location: str | None, **client_options: Any) -> Target:
         return open_target(settings, location, **client_options)
 
+    def prove_rule(self, engine: Any, case: Any) -> None:
+        from deployer.targets.opensearch.executor import prove_rule
+
+        prove_rule(engine, case)
+
 __all__ = [
     "GROUPS_AGGREGATION",
     "SEVERITY",
