@@ -261,7 +261,7 @@ def place_in_window(rule: Rule, stamps: list[str], instant: datetime) -> list[da
         window_start = instant - timedelta(seconds=rule.schedule.lookback_start.seconds)
         window_end = instant - timedelta(seconds=end.seconds if end else 0)
     except OverflowError:
-        return f"the rule's window (from {rule.get('from')}) reaches before the year 1: no event can be placed in it"
+        return f"the rule's window (from {rule.schedule.start_text}) reaches before the year 1: no event can be placed in it"
     absolute: dict[int, datetime] = {}
     resolved: dict[int, datetime] = {}
     for index, stamp in enumerate(stamps):

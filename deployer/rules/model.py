@@ -50,6 +50,7 @@ class Schedule:
     interval: Duration
     lookback_start: Duration
     lookback_end: Duration | None  # None: up to the moment of the run
+    end_written: bool = False  # the rule spells `to` (even as "now"), so payloads say it back as written
 
     @classmethod
     def from_document(cls, document: JSON) -> Schedule:
@@ -58,7 +59,17 @@ class Schedule:
             interval=Duration.parse(document["interval"]),
             lookback_start=Duration.parse(document["from"].removeprefix("now-")),
             lookback_end=None if to == "now" else Duration.parse(to.removeprefix("now-")),
+            end_written="to" in document,
         )
+
+    @property
+    def start_text(self) -> str:
+        """The window's start as rules and Kibana spell it: `now-70m`."""
+        return f"now-{self.lookback_start}"
+
+    @property
+    def end_text(self) -> str:
+        return "now" if self.lookback_end is None else f"now-{self.lookback_end}"
 
     @property
     def window_seconds(self) -> int:
@@ -76,7 +87,10 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class Rule:
-    """A validated detection rule. `document` is the file's JSON, kept for JSON pointers and hashing."""
+    """A validated detection rule: every field of the rule schema, typed. The steps after validation (compilers,
+    checks, the environment overlay) read these attributes only, so an environment's override reaches all of them;
+    `document` is the file's JSON, kept for JSON pointers and the content hash. Optional fields the file leaves out
+    are None (an empty list written in the file stays an empty tuple)."""
 
     path: Path
     document: JSON
@@ -98,6 +112,16 @@ class Rule:
     exclusions: tuple[Exclusion, ...]
     tags: tuple[str, ...]
     content_hash: str
+    # Documentation and Kibana metadata, passed to the targets that have a place for them.
+    author: tuple[str, ...] | None = None
+    license: str | None = None
+    references: tuple[str, ...] | None = None
+    false_positives: tuple[str, ...] | None = None
+    threat: tuple[JSON, ...] | None = None  # MITRE ATT&CK mappings, in Kibana's shape
+    note: str | None = None  # the investigation guide (Markdown)
+    setup: str | None = None
+    max_signals: int | None = None
+    suppression_written: bool = False  # the file has alert_suppression (else suppress_by is group_by)
 
     @classmethod
     def from_document(cls, path: Path, document: JSON) -> Rule:
@@ -128,6 +152,15 @@ class Rule:
             ),
             tags=tuple(document.get("tags", ())),
             content_hash=content_hash(document),
+            author=_strings(document.get("author")),
+            license=document.get("license"),
+            references=_strings(document.get("references")),
+            false_positives=_strings(document.get("false_positives")),
+            threat=None if document.get("threat") is None else tuple(document["threat"]),
+            note=document.get("note"),
+            setup=document.get("setup"),
+            max_signals=document.get("max_signals"),
+            suppression_written="alert_suppression" in document,
         )
 
     @property
@@ -149,9 +182,23 @@ class Rule:
         """Field names used as {{field}} in the risk message, in order of appearance."""
         return tuple(_PLACEHOLDER.findall(self.risk_message or ""))
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """An optional field of the document, for the compilers' pass-through metadata."""
-        return self.document.get(key, default)
+
+
+def _strings(value: list[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+# The rule schema's fields (deployer/schema/rule.schema.json) and the Rule attribute holding each: the schema is
+# the one description of the shape, and tests/rules/test_model.py keeps the two in step.
+DOCUMENT_FIELDS: dict[str, str | None] = {
+    "$schema": None, "rule_id": "rule_id", "version": "version", "name": "name", "description": "description",
+    "severity": "severity", "risk_score": "risk_score", "enabled": "enabled", "interval": "schedule", "from": "schedule",
+    "to": "schedule", "index": "index", "data_source": "data_source", "language": "language", "query": "query",
+    "group_by": "group_by", "alert_suppression": "suppress_by", "risk_message": "risk_message",
+    "exclusions": "exclusions", "tags": "tags", "author": "author", "license": "license", "references": "references",
+    "false_positives": "false_positives", "note": "note", "setup": "setup", "max_signals": "max_signals",
+    "threat": "threat",
+}
 
 
 def payload_hash(payload: JSON) -> str:

@@ -50,7 +50,8 @@ _TEXT_FIELDS = ("name", "description", "note", "setup", "risk_message", "author"
 def _placeholders(rule: Rule) -> Iterator[Finding]:
     """A placeholder left as `detect new` wrote it would reach analysts as the rule's text: one line per field."""
     for key in _TEXT_FIELDS:
-        value = rule.document.get(key)
+        value = getattr(rule, key)
+        value = list(value) if isinstance(value, tuple) else value
         texts = [(pointer_of([key]), value)] if isinstance(value, str) else \
             [(pointer_of([key, index]), item) for index, item in enumerate(value)] if isinstance(value, list) else []
         for pointer, text in texts:
@@ -70,7 +71,7 @@ def _scoring(rule: Rule) -> Iterator[Finding]:
 def _schedule(rule: Rule) -> Iterator[Finding]:
     schedule = rule.schedule
     if schedule.window_seconds <= 0:
-        yield "/to", f"the window ends ({rule.get('to')}) before it starts ({rule.get('from')})"
+        yield "/to", f"the window ends ({schedule.end_text}) before it starts ({schedule.start_text})"
     elif schedule.window_seconds < schedule.interval.seconds:
         yield "/from", (f"the window ({schedule.window_seconds // 60}m) is shorter than the interval "
                         f"({schedule.interval}): events between runs would never be examined")
@@ -137,10 +138,10 @@ def _grouping(rule: Rule, source: DataSource) -> Iterator[Finding]:
     for index, field in enumerate(rule.group_by):
         if not source.has(field):
             yield pointer_of(["group_by", index]), f"field {field!r} is not in data source {source.name}"
-    if len(rule.group_by) > 3 and "alert_suppression" not in rule.document:
+    if len(rule.group_by) > 3 and not rule.suppression_written:
         yield "/group_by", ("Kibana suppresses alerts on at most 3 fields: add alert_suppression.group_by "
                             "naming the ones that identify a group")
-    for index, field in enumerate(rule.document.get("alert_suppression", {}).get("group_by", [])):
+    for index, field in enumerate(rule.suppress_by if rule.suppression_written else ()):
         if field not in rule.group_by:
             yield pointer_of(["alert_suppression", "group_by", index]), f"{field!r} is not one of group_by"
     for name in rule.placeholders:

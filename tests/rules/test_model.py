@@ -55,3 +55,50 @@ def test_content_hash_ignores_version_and_schema_but_not_content(dsl_document: d
     assert content_hash(edited) != original
     reordered = dict(reversed(list(dsl_document.items())))
     assert content_hash(reordered) == original
+
+
+def test_every_schema_field_has_one_typed_attribute() -> None:
+    """The schema describes the rule's shape; the model holds each of its fields as an attribute, so a field added
+    to one and not the other fails here instead of reaching the compilers as raw JSON."""
+    import dataclasses
+    import json
+    from importlib import resources
+
+    from deployer.rules.model import DOCUMENT_FIELDS
+
+    schema = json.loads((resources.files("deployer") / "schema" / "rule.schema.json").read_text("utf-8"))
+    assert set(schema["properties"]) == set(DOCUMENT_FIELDS)
+    attributes = {item.name for item in dataclasses.fields(Rule)} | {"suppress_by"}
+    assert {name for name in DOCUMENT_FIELDS.values() if name} <= attributes
+
+
+def test_optional_fields_left_out_are_none_and_written_empty_lists_stay(dsl_document: dict[str, Any]) -> None:
+    for key in ("note", "setup", "license", "author", "threat", "to", "alert_suppression"):
+        dsl_document.pop(key, None)
+    dsl_document["references"] = []
+    rule = Rule.from_document(Path("x.json"), dsl_document)
+    assert (rule.note, rule.setup, rule.license, rule.author, rule.threat, rule.max_signals) == (None,) * 6
+    assert rule.references == () and rule.schedule.end_written is False and rule.suppression_written is False
+
+
+@pytest.mark.parametrize("target", ["kibana", "opensearch"])
+def test_compilers_read_the_typed_rule_so_an_overlay_reaches_every_field(dsl_document: dict[str, Any], target: str) -> None:
+    """An environment overlay replaces attributes (dataclasses.replace); a compiler reading the raw document would
+    still send the file's values."""
+    import dataclasses
+    import json
+
+    from deployer.targets import target_kind
+
+    rule = Rule.from_document(Path("x.json"), dsl_document)
+    changed = dataclasses.replace(rule, name="Renamed", description="Described", note="Guide", setup="Set up",
+                                  references=("https://example.org/ref",), risk_score=99, severity="critical",
+                                  schedule=Schedule(Duration(2, "h"), Duration(3, "h"), Duration(5, "m"), True))
+    text = json.dumps(target_kind(target).compile_rule(changed))
+    assert "Renamed" in text and "now-3h" in text.replace("||-3h", "now-3h")
+    assert json.dumps(target_kind(target).compile_rule(rule)) != text
+    if target == "kibana":
+        payload = target_kind(target).compile_rule(changed)
+        assert (payload["note"], payload["setup"], payload["references"], payload["risk_score"]) == \
+            ("Guide", "Set up", ["https://example.org/ref"], 99)
+        assert (payload["interval"], payload["from"], payload["to"]) == ("2h", "now-3h", "now-5m")

@@ -23,7 +23,7 @@ SAME_FIELDS = ("name", "description", "risk_score", "severity", "interval", "fro
 def compile_rule(rule: Rule) -> JSON:
     """The body of a create/update request for `rule`, pure: the same rule gives the same payload."""
     payload: JSON = {"rule_id": rule.rule_id, "version": rule.version}
-    payload.update({key: copy.deepcopy(rule.document[key]) for key in SAME_FIELDS if key in rule.document})
+    payload.update({key: value for key, value in _same_fields(rule).items() if value is not None})
     payload.update(enabled=rule.enabled, tags=[*rule.tags, MANAGED_TAG], index=list(rule.index))
     exclusion_filters = [_exclusion_filter(exclusion) for exclusion in rule.exclusions]
     if rule.language == "eql":
@@ -45,6 +45,23 @@ def compile_rule(rule: Rule) -> JSON:
     payload["meta"] = {"detect": marker}
     marker["payload_hash"] = payload_hash(comparable(payload))
     return payload
+
+
+def _same_fields(rule: Rule) -> dict[str, Any]:
+    """The SAME_FIELDS of `rule`, in that order, as JSON; None for those the rule leaves out."""
+    def listed(values: tuple[Any, ...] | None) -> list[Any] | None:
+        return None if values is None else copy.deepcopy(list(values))
+
+    schedule = rule.schedule
+    values: dict[str, Any] = {
+        "name": rule.name, "description": rule.description, "risk_score": rule.risk_score, "severity": rule.severity,
+        "interval": str(schedule.interval), "from": schedule.start_text,
+        "to": schedule.end_text if schedule.end_written or schedule.lookback_end else None,
+        "author": listed(rule.author), "license": rule.license, "references": listed(rule.references),
+        "false_positives": listed(rule.false_positives), "threat": listed(rule.threat), "note": rule.note,
+        "setup": rule.setup, "max_signals": rule.max_signals,
+    }
+    return {key: values[key] for key in SAME_FIELDS}
 
 
 def _marker(rule: Rule) -> JSON:
