@@ -1,86 +1,15 @@
-"""Step 4: the plan — what a deploy would do to each rule on each target, computed without any I/O."""
+"""Step 4: the plan — what a deploy would do to each rule on each target, computed without any I/O.
+
+The values it compares and produces (Deployed, Desired, PlanEntry and its Action) are the targets' contract, in
+deployer.targets.base."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 
 from deployer.deploy.diff import FieldChange, field_changes
-from deployer.rules.model import JSON, Rule
-
-
-class Action(str, Enum):
-    create = "create"
-    update = "update"
-    adopt = "adopt"          # take over a rule made outside detect (--adopt RULE_ID)
-    unchanged = "unchanged"
-    delete = "delete"
-    refuse = "refuse"        # the repository's own state forbids it (version not raised, downgrade)
-    conflict = "conflict"    # the target holds a rule with this rule_id that detect does not manage
-    drift = "drift"          # a rule detect deployed was changed outside detect (UI, API)
-
-    @property
-    def writes(self) -> bool:
-        return self in (Action.create, Action.update, Action.adopt, Action.delete)
-
-    @property
-    def blocks(self) -> bool:
-        """A plan holding any of these is not applied at all: a deploy never half-decides on someone's work."""
-        return self in (Action.refuse, Action.conflict, Action.drift)
-
-
-@dataclass(frozen=True)
-class Deployed:
-    """A rule as a target reports it.
-
-    `managed` says whether it carries detect's mark; `payload_hash` is the hash detect stored when it deployed the
-    rule, `observed_hash` the same hash computed over what the target holds now (normalised: server-managed fields
-    removed), so the two differ exactly when someone changed the rule outside detect. `content` is that normalised
-    rule, for field-level diffs.
-    """
-
-    rule_id: str
-    remote_id: str
-    version: int
-    content_hash: str
-    payload_hash: str
-    name: str = ""
-    managed: bool = True
-    observed_hash: str = ""
-    content: JSON | None = None
-    # Known as detect's only by a trace it leaves (an OpenSearch trigger named after the rule_id): it counts as
-    # detect's when the repository names that rule_id, and is never pruned.
-    marker_lost: bool = False
-
-    @property
-    def drifted(self) -> bool:
-        return self.managed and (not self.payload_hash or self.observed_hash != self.payload_hash)
-
-
-@dataclass(frozen=True)
-class Desired:
-    """A rule compiled for one target of one environment; `payload_hash` is over its comparable form."""
-
-    rule: Rule
-    payload: JSON
-    payload_hash: str
-    comparable: JSON | None = None
-
-
-@dataclass(frozen=True)
-class PlanEntry:
-    rule_id: str
-    target: str  # "kibana:default", "opensearch"
-    action: Action
-    reason: str
-    desired: Desired | None = None
-    deployed: Deployed | None = None
-    changes: tuple[FieldChange, ...] = field(default=())
-
-    @property
-    def writes(self) -> bool:
-        return self.action.writes
+from deployer.targets.base import Action, Deployed, Desired, PlanEntry
 
 
 @dataclass(frozen=True)
@@ -159,12 +88,3 @@ def _changes(current: Deployed, item: Desired) -> tuple[FieldChange, ...]:
     if current.content is None:
         return ()
     return tuple(field_changes(current.content, item.comparable if item.comparable is not None else item.payload))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What applying one plan entry did: `applied` False means the target was left as it was for this rule."""
-
-    entry: PlanEntry
-    applied: bool
-    message: str = ""

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployer.deploy.diff import ABSENT, unified_diff
-from deployer.deploy.plan import Action, Desired, Outcome, PlanEntry, PlanOptions, plan_target
+from deployer.deploy.plan import PlanOptions, plan_target
 from deployer.environments import Environment, TargetSettings, adapt_rule, load_environment
 from deployer.errors import DetectError, UnsupportedByTarget
 from deployer.report.progress import Progress
 from deployer.rules.model import Rule
 from deployer.rules.ruleset import require_valid
 from deployer.targets import target_kind
-from deployer.targets.base import Target
+from deployer.targets.base import Action, Desired, Outcome, PlanEntry, Target
 from deployer.targets.http import Deadline
 
 

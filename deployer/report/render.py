@@ -16,10 +16,10 @@ from deployer.rules.ruleset import Validation
 
 if TYPE_CHECKING:
     from deployer.authoring.adopt import ImportReport
-    from deployer.deploy.plan import PlanEntry
     from deployer.deploy.run import DeployReport, RuleDiff
     from deployer.prove import ProofReport
     from deployer.prove.verdict import EngineProof
+    from deployer.targets.base import PlanEntry
 
 
 def dump_json(document: Any) -> None:

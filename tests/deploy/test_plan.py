@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.deploy.plan import Action, Deployed, Desired, PlanOptions, plan_target
+from deployer.deploy.plan import PlanOptions, plan_target
 from deployer.rules.model import payload_hash
 from deployer.rules.ruleset import validate_paths
+from deployer.targets.base import Action, Deployed, Desired
 from deployer.targets.opensearch import compile_rule, desired_rule
 from deployer.targets.opensearch.stored import comparable
 from tests.conftest import DSL_RULE

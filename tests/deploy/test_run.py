@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from deployer.deploy.plan import Action, PlanEntry, PlanOptions
+from deployer.deploy.plan import PlanOptions
 from deployer.deploy.run import DeployReport, deploy_environment
 from deployer.environments import Environment
 from deployer.errors import DetectError, InvalidRules
 from deployer.report.progress import no_progress
+from deployer.targets.base import Action, PlanEntry
 from deployer.targets.http import RetryPolicy
 from deployer.targets.kibana import MANAGED_TAG, KibanaTarget
 from tests.conftest import DETECTIONS, detect

@@ -11,9 +11,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployer.deploy.plan import Action, PlanEntry
 from deployer.environments import Credentials, TargetSettings, Tls
 from deployer.errors import DetectError
+from deployer.targets.base import Action, PlanEntry
 from deployer.targets.http import RetryPolicy
 from deployer.targets.kibana import KibanaTarget
 from deployer.targets.opensearch import OpenSearchTarget

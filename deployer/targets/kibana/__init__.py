@@ -1,10 +1,11 @@
 """The Kibana target (Elastic Security's detection engine): compile.py turns a Rule into the API's rule and any rule
 into its comparable form, decompile.py reads rules back for `detect import`, client.py talks to one space."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from deployer.targets.base import Target, TargetKind
-from deployer.targets.kibana.client import IMPORT_THRESHOLD, KibanaTarget, deployed_rule, locations, open_target
+from deployer.targets.base import API_KEY_SETTING, Target, TargetKind
+from deployer.targets.kibana.client import IMPORT_THRESHOLD, KibanaTarget, deployed_rule, open_target
 from deployer.targets.kibana.compile import (
     API_VERSION,
     EXCLUSION_ALIAS,
@@ -26,15 +27,13 @@ class Kibana(TargetKind):
     engine: ClassVar[str] = "elasticsearch"
     payload_noun: ClassVar[str] = "rule"
     has_spaces: ClassVar[bool] = True
+    settings_schema: ClassVar[Mapping[str, Any]] = API_KEY_SETTING
 
     def compile_rule(self, rule: Any) -> Any:
         return compile_rule(rule)
 
     def desired_rule(self, rule: Any) -> Any:
         return desired_rule(rule)
-
-    def locations(self, settings: Any) -> tuple[str | None, ...]:
-        return locations(settings)
 
     def open(self, settings: Any, location: str | None, **client_options: Any) -> Target:
         return open_target(settings, location, **client_options)
@@ -58,6 +57,5 @@ __all__ = [
     "decompile_rule",
     "deployed_rule",
     "desired_rule",
-    "locations",
     "open_target",
 ]

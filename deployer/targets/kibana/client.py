@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deployer.deploy.plan import Action, Deployed, Outcome, PlanEntry
 from deployer.environments import TargetSettings
 from deployer.errors import DetectError
 from deployer.rules.model import JSON, payload_hash
 from deployer.targets.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
-from deployer.targets.base import ApiTarget
+from deployer.targets.base import Action, ApiTarget, Deployed, Outcome, PlanEntry
 from deployer.targets.http import RequestFailed, RetryPolicy, target_api
 from deployer.targets.kibana.compile import API_VERSION, MANAGED_TAG, comparable
 
@@ -39,11 +38,6 @@ IMPORT_CHUNK_BYTES = 8 * 1024 * 1024
 _FIND_WINDOW = 10_000
 _PAGE = _FIND_WINDOW
 _RULES = "/api/detection_engine/rules"
-
-
-def locations(settings: TargetSettings) -> tuple[str, ...]:
-    """The Kibana spaces of one target: each is planned and applied on its own."""
-    return settings.spaces
 
 
 def open_target(settings: TargetSettings, location: str | None, **client_options: Any) -> KibanaTarget:

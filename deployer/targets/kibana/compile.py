@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.deploy.plan import Desired
 from deployer.dialects.dsl import scan_dsl
 from deployer.dialects.eql import parse_eql
 from deployer.rules.datasource import load_data_source
 from deployer.rules.model import JSON, Exclusion, Rule, payload_hash
+from deployer.targets.base import Desired
 
 API_VERSION = "2023-10-31"
 # Marks the rules detect manages, so reads find them and --prune never touches anyone else's.

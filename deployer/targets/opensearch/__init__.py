@@ -2,10 +2,11 @@
 monitor as Alerting stores it to a comparable form, fields.py checks field types before writing, client.py talks to
 one cluster."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from deployer.targets.base import Target, TargetKind
-from deployer.targets.opensearch.client import OpenSearchTarget, deployed_monitor, locations, open_target
+from deployer.targets.opensearch.client import OpenSearchTarget, deployed_monitor, open_target
 from deployer.targets.opensearch.compile import GROUPS_AGGREGATION, SEVERITY, compile_rule, desired_rule
 from deployer.targets.opensearch.stored import comparable
 
@@ -17,15 +18,15 @@ class OpenSearch(TargetKind):
     title: ClassVar[str] = "OpenSearch"
     engine: ClassVar[str] = "opensearch"
     payload_noun: ClassVar[str] = "monitor"
+    # `local` is the node of `detect cluster up` (open_target looks it up).
+    settings_schema: ClassVar[Mapping[str, Any]] = {"url": {
+        "type": "string", "pattern": "^(https?://|local$)", "description": "A URL, or `local` for the node of `detect cluster up`."}}
 
     def compile_rule(self, rule: Any) -> Any:
         return compile_rule(rule)
 
     def desired_rule(self, rule: Any) -> Any:
         return desired_rule(rule)
-
-    def locations(self, settings: Any) -> tuple[str | None, ...]:
-        return locations(settings)
 
     def open(self, settings: Any, location: str | None, **client_options: Any) -> Target:
         return open_target(settings, location, **client_options)
@@ -44,6 +45,5 @@ __all__ = [
     "compile_rule",
     "deployed_monitor",
     "desired_rule",
-    "locations",
     "open_target",
 ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from deployer.deploy.plan import Action, Deployed, Outcome, PlanEntry
 from deployer.environments import TargetSettings
 from deployer.errors import DetectError
 from deployer.rules.model import payload_hash
 from deployer.targets.answers import BadAnswer, json_body, need_count, need_list, need_object, need_text, object_or_empty
-from deployer.targets.base import ApiTarget
+from deployer.targets.base import Action, ApiTarget, Deployed, Outcome, PlanEntry
 from deployer.targets.http import RequestFailed, RetryPolicy, target_api
 from deployer.targets.opensearch.stored import comparable
 
@@ -40,11 +39,6 @@ def deployed_monitor(hit: Any, where: str) -> tuple[Deployed | None, list[str]]:
     version = need_count(marker.get("version"), where, f"the detect version of monitor {remote_id}", minimum=1)
     return Deployed(rule_id, remote_id, version, str(marker.get("content_hash") or ""), str(marker.get("payload_hash") or ""),
                     str(monitor.get("name") or ""), observed_hash=observed, content=content), []
-
-
-def locations(settings: TargetSettings) -> tuple[None]:
-    """An OpenSearch cluster holds its monitors in one place."""
-    return (None,)
 
 
 def open_target(settings: TargetSettings, location: str | None, **client_options: Any) -> OpenSearchTarget:

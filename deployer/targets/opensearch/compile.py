@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.deploy.plan import Desired
 from deployer.rules.model import JSON, Duration, Rule, payload_hash
+from deployer.targets.base import Desired
 from deployer.targets.opensearch.stored import comparable
 
 # Alerting severities run from 1 (highest) to 5.

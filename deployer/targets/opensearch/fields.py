@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from deployer.deploy.plan import Action, PlanEntry
 from deployer.dialects.dsl import scan_dsl
 from deployer.errors import DetectError
 from deployer.rules.model import JSON
+from deployer.targets.base import Action, PlanEntry
 from deployer.targets.http import comma_batches
 
 # Analysed string types: no doc values to aggregate on, and patterns or exact terms test their tokens.

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from deployer.cluster.node import RunningNode
-from deployer.deploy.plan import Action, Desired, PlanEntry
 from deployer.environments import Credentials, TargetSettings, Tls
 from deployer.errors import DetectError
 from deployer.prove.engines import Connection, OpenSearchEngine
 from deployer.rules.datasource import load_data_source
 from deployer.rules.model import Rule
+from deployer.targets.base import Action, Desired, PlanEntry
 from deployer.targets.http import RetryPolicy
 from deployer.targets.opensearch import OpenSearchTarget, compile_rule
 from deployer.targets.opensearch.fields import field_caps_requests, field_uses, read_field_caps

@@ -109,7 +109,8 @@ def test_stored_monitors_read_back_unchanged_and_a_lost_marker_is_still_detects(
 
 
 def test_a_rule_planned_against_its_stored_monitor_is_unchanged(stored: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    from deployer.deploy.plan import Action, PlanOptions, plan_target
+    from deployer.deploy.plan import PlanOptions, plan_target
+    from deployer.targets.base import Action
 
     rules = _rules()
     deployed = _read([held for _sent, held in stored])
