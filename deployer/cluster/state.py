@@ -23,9 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
-
 from deployer.cache import cache_root
+from deployer.targets.http import JsonApi, RequestFailed, RetryPolicy
 
 from .node import RunningNode, has_processes, pid_alive, stop_workdir
 
@@ -125,10 +124,15 @@ def clear_state(engine: str, *, cache_dir: Path | None = None) -> None:
 def is_alive(node: RunningNode, *, timeout: float = 2.0) -> bool:
     if not pid_alive(node.pid):
         return False
+    # One attempt, through the HTTP layer everything else uses: a node that does not answer at once is not up.
+    api = JsonApi(node.url, headers={}, timeout=timeout, retry=RetryPolicy(attempts=1))
     try:
-        return httpx.get(node.url + "/_cluster/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
+        api.request("GET", "/_cluster/health")
+        return True
+    except RequestFailed:
         return False
+    finally:
+        api.close()
 
 
 @contextlib.contextmanager

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
+import dataclasses
 import re
 import socket
 import ssl
 import time
 from collections.abc import Iterator
 
+from deployer.environments import TargetSettings
 from deployer.errors import DetectError, display_url
-from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine
+from deployer.prove.engines import Engine, open_engine, settings_for_url
 from deployer.report.progress import Progress
-
-ENGINES = ("opensearch", "elasticsearch")
+from deployer.targets.http import RequestFailed
 
 
 class EngineUnavailable(DetectError):
@@ -25,64 +25,62 @@ class EngineUnavailable(DetectError):
     """
 
 
-def connect(engine: str, connection: Connection) -> OpenSearchEngine | ElasticsearchEngine:
-    """A client for `engine` at `connection`; EngineUnavailable (one line) when the cluster cannot be used."""
+def connect(engine: str, settings: TargetSettings) -> Engine:
+    """A client for `engine` at `settings`; EngineUnavailable (one line) when the cluster cannot be used."""
+    import httpx
+
+    shown = display_url(settings.url)
     try:
-        return OpenSearchEngine(connection) if engine == "opensearch" else ElasticsearchEngine(connection)
+        return open_engine(engine, settings)
+    except RequestFailed as error:
+        verb = "cannot use" if error.status is not None else "cannot reach"
+        raise EngineUnavailable(f"{verb} {engine} at {shown}: {failure_in_words(error)}") from None
     except DetectError as error:  # it answered, but not as that engine
         raise EngineUnavailable(str(error)) from None
-    except Exception as error:  # the clients raise many transport types (and ValueError for a malformed URL)
-        answered = _http_status(error) is not None or _not_the_product(error)
-        verb = "cannot use" if answered else "cannot reach"
-        raise EngineUnavailable(f"{verb} {engine} at {display_url(connection.url)}: {failure_in_words(error)}") from None
-
-
-def client_errors() -> tuple[type[Exception], ...]:
-    """What the two clients raise for a failed request (connection, TLS, timeout or an error answer)."""
-    from elastic_transport import ApiError, TransportError
-    from opensearchpy.exceptions import OpenSearchException
-
-    return OpenSearchException, TransportError, ApiError
+    except (httpx.InvalidURL, ValueError):
+        raise EngineUnavailable(f"cannot reach {engine} at {shown}: not a valid URL") from None
 
 
 def failure_in_words(error: BaseException) -> str:
     """What went wrong talking to a cluster, in a few words ("connection refused"), never a client's repr.
 
-    The clients wrap the cause several times (opensearch-py in `.info`, elasticsearch-py in `.errors`, both
-    over urllib3's exceptions over the socket's): the innermost recognisable cause says the most.
+    The HTTP layer wraps the cause (RequestFailed over httpx's exception over httpcore's over the socket's): the
+    innermost recognisable cause says the most.
     """
-    if _not_the_product(error):
-        return "it answers, but not as Elasticsearch"
-    causes = list(_causes(error))
-    status = _http_status(error)
+    import httpx
+
+    status = error.status if isinstance(error, RequestFailed) else None
     if status is not None:
         return _STATUS_WORDS.get(status, f"HTTP {status}")
+    causes = list(_causes(error))
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted ({cause.verify_message or 'verify failed'})"
     for kind, words in _CAUSE_WORDS:
         if any(isinstance(cause, kind) for cause in causes):
             return words
+    if any(isinstance(cause, httpx.RemoteProtocolError) and "without sending a response" in str(cause) for cause in causes):
+        return "the server closed the connection without answering"
     for cause in causes:
         if isinstance(cause, ssl.SSLError):
             reason = (cause.reason or "").replace("_", " ").lower()
             return f"TLS handshake failed ({reason})" if reason else "TLS handshake failed"
-    if any("Timeout" in type(cause).__name__ for cause in causes):
+    if any(isinstance(cause, httpx.TimeoutException) for cause in causes):
         return "timed out"
     for cause in reversed(causes):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
-    if isinstance(error, ValueError):
+    if any(isinstance(cause, (httpx.UnsupportedProtocol, httpx.InvalidURL, ValueError)) for cause in causes):
         return "not a valid URL"
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", type(error).__name__).lower()  # ConnectionError -> "connection error"
+    innermost = causes[-1] if causes else error
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", type(innermost).__name__).lower()  # ConnectError -> "connect error"
 
 
 _CAUSE_WORDS: tuple[tuple[type[BaseException], str], ...] = (
     (socket.gaierror, "host name not found"),
     (ConnectionRefusedError, "connection refused"),
-    (http.client.RemoteDisconnected, "the server closed the connection without answering"),  # a ConnectionResetError
     (ConnectionResetError, "connection reset by the server"),
-    (TimeoutError, "timed out"),
+    (TimeoutError, "timed out"),  # the HTTP layer's own bound on an attempt is one
 )
 _STATUS_WORDS = {401: "HTTP 401: the credentials were refused (DETECT_CLUSTER_USERNAME / DETECT_CLUSTER_PASSWORD or "
                       "DETECT_CLUSTER_API_KEY)",
@@ -99,32 +97,20 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        for name in ("__cause__", "__context__", "info", "reason"):
+        for name in ("cause", "__cause__", "__context__"):
             wrapped = getattr(current, name, None)
             if isinstance(wrapped, BaseException):
                 pending.append(wrapped)
-        pending += [item for item in getattr(current, "errors", ()) or () if isinstance(item, BaseException)]
-
-
-def _not_the_product(error: BaseException) -> bool:
-    # elasticsearch-py refuses a server that does not say it is Elasticsearch (Kibana's URL, say).
-    return any(type(cause).__name__ == "UnsupportedProductError" for cause in _causes(error))
-
-
-def _http_status(error: BaseException) -> int | None:
-    """The HTTP status of an answer the client refused (opensearch-py: status_code; elasticsearch-py: meta.status)."""
-    status = getattr(error, "status_code", None)
-    if status is None:
-        status = getattr(getattr(error, "meta", None), "status", None)
-    return status if isinstance(status, int) and status >= 400 else None
 
 
 @contextlib.contextmanager
-def engine_cluster(engine: str, connection: Connection | None, progress: Progress,
-                   timings: dict[str, float]) -> Iterator[OpenSearchEngine | ElasticsearchEngine]:
-    """Yield a connected engine; a node started here is stopped and removed however the block ends."""
-    if connection is not None:
-        yield connect(engine, connection)
+def engine_cluster(engine: str, settings: TargetSettings | None, progress: Progress,
+                   timings: dict[str, float]) -> Iterator[Engine]:
+    """Yield a connected engine: at `settings`, else on the `detect cluster up` node, else on a throwaway node, which
+    is stopped and removed however the block ends. `url = "local"` (detect.toml) is the `detect cluster up` node."""
+    if settings is not None and settings.url != "local":
+        with _closing(connect(engine, settings)) as connected:
+            yield connected
         return
     from deployer.cluster.errors import ClusterError
     from deployer.cluster.node import throwaway_node
@@ -133,12 +119,26 @@ def engine_cluster(engine: str, connection: Connection | None, progress: Progres
     running = load_state(engine)
     if running is not None:
         progress(f"{engine}: reusing the local node at {running.url}")
-        yield connect(engine, Connection(running.url))
+        local = settings_for_url(running.url) if settings is None else dataclasses.replace(settings, url=running.url)
+        with _closing(connect(engine, local)) as connected:
+            yield connected
         return
+    if settings is not None:
+        raise EngineUnavailable(f"{engine}: the environment uses the local node, which is not running: start it with "
+                                "`detect cluster up`")
     started = time.monotonic()
     try:
         with throwaway_node(engine, progress=progress) as node:
             timings[f"{engine}_cluster_start"] = round(time.monotonic() - started, 3)
-            yield connect(engine, Connection(node.url))
+            with _closing(connect(engine, settings_for_url(node.url))) as connected:
+                yield connected
     except ClusterError as error:
         raise EngineUnavailable(f"{engine}: {error}") from None
+
+
+@contextlib.contextmanager
+def _closing(engine: Engine) -> Iterator[Engine]:
+    try:
+        yield engine
+    finally:
+        engine.close()

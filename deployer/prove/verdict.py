@@ -31,7 +31,8 @@ class MatchVerdict:
 
 @dataclass(frozen=True)
 class GroupVerdict:
-    """What the Alerting monitor produced: whether it triggered and one bucket per expected group."""
+    """What a run of the rule's alerting step produced (a monitor, say): whether it triggered, and its alerts' groups,
+    one per expected group."""
 
     case: str  # "all fixtures" or "nomatch only"
     expected_groups: tuple[tuple[str, ...], ...]

@@ -35,12 +35,18 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class RequestFailed(DetectError):
-    """A request failed for good; `status` is None when no HTTP answer came back. `body` is scrubbed of secrets."""
+    """A request failed for good; `status` is None when no HTTP answer came back. `body` is scrubbed of secrets.
 
-    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+    `cause` is the last attempt's transport error when no answer came back, for saying what went wrong in words
+    ("connection refused", as `detect test` does). It is not scrubbed: read its kind, never print its text.
+    """
+
+    def __init__(self, message: str, status: int | None = None, body: Any = None, *,
+                 cause: BaseException | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        self.cause = cause
 
 
 @dataclass
@@ -79,8 +85,8 @@ class RetryPolicy:
         return float(min(self.first_delay * 2 ** (attempt - 1), self.max_delay) * (0.5 + random.random() / 2))
 
 
-class _Overdue(Exception):
-    """An attempt that did not complete within its time."""
+class _Overdue(TimeoutError):
+    """An attempt that did not complete within its time (a TimeoutError, so a cause read in words is "timed out")."""
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -147,13 +153,17 @@ class JsonApi:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(self.scrub(message))
 
-    def request(self, method: str, path: str, *, ok: Iterable[int] = (200,), **options: Any) -> httpx.Response:
-        """Send with retries; return the response when its status is in `ok`, else raise RequestFailed."""
+    def request(self, method: str, path: str, *, ok: Iterable[int] = (200,), retry: RetryPolicy | None = None,
+                timeout: float | None = None, **options: Any) -> httpx.Response:
+        """Send with retries; return the response when its status is in `ok`, else raise RequestFailed.
+
+        `retry` and `timeout` replace the client's own for this request only (a first probe that must fail fast)."""
         accepted = set(ok)
+        policy = retry or self.retry
         attempt = overdue_attempts = 0
         while True:
             attempt += 1
-            budget = self._budget(method, path)
+            budget = self._budget(method, path, self.timeout if timeout is None else timeout)
             self.requests_sent += 1
             if log.isEnabledFor(logging.DEBUG):
                 headers = {name: MASK if name.lower() in _SECRET_HEADERS else value for name, value in self.client.headers.items()}
@@ -167,15 +177,16 @@ class JsonApi:
                 self._log(f"{method} {path}: {reason}")
                 self._stop_at_deadline(method, path, reason)
                 overdue_attempts += overdue
-                if attempt < self.retry.attempts and overdue_attempts < self.retry.overdue_attempts:
-                    self._pause(self.retry.delay(attempt, None), method, path, reason)
+                if attempt < policy.attempts and overdue_attempts < policy.overdue_attempts:
+                    self._pause(policy, policy.delay(attempt, None), method, path, reason)
                     continue
-                raise RequestFailed(self._cut(f"{method} {path}: no answer after {attempt} attempts ({reason})")) from None
+                raise RequestFailed(self._cut(f"{method} {path}: no answer after {attempt} attempts ({reason})"),
+                                    cause=error) from None
             self._log(f"{method} {path}: HTTP {response.status_code}")
             if response.status_code in accepted:
                 return response
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
-                self._pause(self.retry.delay(attempt, response.headers.get("retry-after")), method, path,
+            if response.status_code in RETRY_STATUSES and attempt < policy.attempts:
+                self._pause(policy, policy.delay(attempt, response.headers.get("retry-after")), method, path,
                             f"HTTP {response.status_code}")
                 continue
             body = self._scrub_value(_body(response))
@@ -189,23 +200,23 @@ class JsonApi:
         masked = self.scrub(message)
         return masked if len(masked) <= REASON_CHARS + 200 else masked[:REASON_CHARS + 200] + "..."
 
-    def _budget(self, method: str, path: str) -> float:
+    def _budget(self, method: str, path: str, timeout: float) -> float:
         if self.deadline is None:
-            return self.timeout
+            return timeout
         remaining = self.deadline.remaining()
         if remaining <= 0:
             raise RequestFailed(f"{method} {path}: {self.deadline.describe()}")
-        return min(self.timeout, remaining)
+        return min(timeout, remaining)
 
     def _stop_at_deadline(self, method: str, path: str, reason: str) -> None:
         if self.deadline is not None and self.deadline.reached():
             raise RequestFailed(self._cut(f"{method} {path}: {self.deadline.describe()} ({reason})"))
 
-    def _pause(self, delay: float, method: str, path: str, reason: str) -> None:
+    def _pause(self, policy: RetryPolicy, delay: float, method: str, path: str, reason: str) -> None:
         """Wait before a retry, unless the deadline comes first: then there is no retry to wait for."""
         if self.deadline is not None and delay >= self.deadline.remaining():
             raise RequestFailed(self._cut(f"{method} {path}: {self.deadline.describe()} ({reason})"))
-        self.retry.sleep(delay)
+        policy.sleep(delay)
 
     def _send(self, method: str, path: str, budget: float, options: dict[str, Any]) -> httpx.Response:
         """One attempt, given up after `budget` seconds whatever the server does.

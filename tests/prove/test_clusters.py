@@ -4,17 +4,20 @@ their proofs."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from deployer.cluster.node import RunningNode
+from deployer.environments import Credentials, TargetSettings, Tls
 from deployer.prove.clusters import EngineUnavailable, connect
-from deployer.prove.engines import Connection
+from deployer.prove.engines import connection_from_environment, settings_for_url
 from tests.conftest import detect
 
 
@@ -98,7 +101,7 @@ def test_credentials_in_the_url_are_never_printed(refused_url: str) -> None:
 def test_the_cause_is_said_in_words(answering: Start) -> None:
     def failure(engine: str, url: str) -> str:
         with pytest.raises(EngineUnavailable) as raised:
-            connect(engine, Connection(url))
+            connect(engine, settings_for_url(url))
         return str(raised.value)
 
     port = _closed_port()
@@ -133,3 +136,71 @@ def test_engine_all_keeps_what_the_working_engine_proved(opensearch_node: Runnin
     assert {proof["error"] for proof in proofs[2:]} == \
         {f"cannot use elasticsearch at {opensearch_node.url}: it answers, but not as Elasticsearch"}
 
+
+
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """Answers GETs as both engines do when asked who they are, and records each request's Authorization."""
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        body = json.dumps({"version": {"number": "2.19.6"}, "nodes": {"n": {"version": "9.1.0"}}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_arguments: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recording() -> Iterator[tuple[str, list[str | None]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    server.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server.seen  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def test_the_clusters_credentials_are_sent_as_each_engine_takes_them(recording: tuple[str, list[str | None]]) -> None:
+    url, seen = recording
+
+    def authorization(engine: str, settings: TargetSettings) -> str | None:
+        connected = connect(engine, settings)
+        connected.close()
+        return seen.pop()
+
+    password = Credentials(username="analyst", password="s3cret")
+    key = Credentials(api_key="a2V5LWlkOmtleQ==")
+    both = Credentials(api_key="a2V5LWlkOmtleQ==", username="analyst", password="s3cret")
+    assert authorization("opensearch", TargetSettings("opensearch", url, password, Tls())) == _basic("analyst", "s3cret")
+    assert authorization("elasticsearch", TargetSettings("kibana", url, password, Tls())) == _basic("analyst", "s3cret")
+    assert authorization("elasticsearch", TargetSettings("kibana", url, key, Tls())) == "ApiKey a2V5LWlkOmtleQ=="
+    assert authorization("elasticsearch", TargetSettings("kibana", url, both, Tls())) == "ApiKey a2V5LWlkOmtleQ=="
+    # OpenSearch authenticates users: an API key (Elasticsearch's) is never sent to it, as opensearch-py never did.
+    assert authorization("opensearch", TargetSettings("opensearch", url, key, Tls())) is None
+    assert authorization("opensearch", TargetSettings("opensearch", url, both, Tls())) == _basic("analyst", "s3cret")
+    # Credentials written into --cluster-url authenticate when the environment gives none.
+    in_url = url.replace("http://", "http://analyst:p%40ss@")
+    assert authorization("opensearch", settings_for_url(in_url)) == _basic("analyst", "p@ss")
+    assert authorization("opensearch", TargetSettings("cluster", in_url, password, Tls())) == _basic("analyst", "s3cret")
+
+
+def test_cluster_url_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DETECT_CLUSTER_USERNAME", "analyst")
+    monkeypatch.setenv("DETECT_CLUSTER_PASSWORD", "s3cret")
+    monkeypatch.delenv("DETECT_CLUSTER_API_KEY", raising=False)
+    settings = connection_from_environment("https://search.example:9200", tmp_path / "ca.pem", False)
+    assert (settings.url, settings.credentials, settings.tls) == (
+        "https://search.example:9200", Credentials(username="analyst", password="s3cret"),
+        Tls(verify=True, ca_cert=str(tmp_path / "ca.pem")))
+    assert "s3cret" not in repr(settings)
+    # --insecure wins over --ca-cert: nothing is verified.
+    assert connection_from_environment("https://search.example:9200", tmp_path / "ca.pem", True).tls == Tls(verify=False)

@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployer.cluster.node import RunningNode
-from deployer.prove.engines import Connection, OpenSearchEngine
+from deployer.prove.clusters import connect
+from deployer.prove.engines import Engine, HttpEngine, settings_for_url
 from deployer.prove.fixtures import FixtureEvent
-from deployer.prove.monitor_run import MonitorRun, execute_on_engine, read_alerting_answer
 from deployer.prove.verdict import GroupVerdict, expected_groups, key_of
 from deployer.rules.datasource import load_data_source
+from deployer.targets.http import JsonApi, RetryPolicy
+from deployer.targets.opensearch.monitor_run import MonitorRun, execute_on_engine, read_alerting_answer, run_monitor
 
 CONTRACTS_ENV = "DETECT_ALERTING_CONTRACTS"
 EXECUTE = "alerting-execute-2.19.6.json"
@@ -214,21 +216,21 @@ def test_any_part_of_the_answer_replaced_gives_a_run_or_one_line(recorded: Answe
 
 
 @pytest.fixture(scope="module")
-def engine(opensearch_node: RunningNode) -> Iterator[OpenSearchEngine]:
-    engine = OpenSearchEngine(Connection(opensearch_node.url))
+def engine(opensearch_node: RunningNode) -> Iterator[Engine]:
+    engine = connect("opensearch", settings_for_url(opensearch_node.url))
     yield engine
-    engine.client.indices.delete(index=PATTERN, ignore_unavailable=True)
+    engine.delete_indices([PATTERN])
+    engine.close()
 
 
-def _index(engine: OpenSearchEngine, index: str, mappings: dict[str, Any] | None, events: list[FixtureEvent]) -> None:
-    engine.client.indices.delete(index=index, ignore_unavailable=True)
+def _index(engine: Engine, index: str, mappings: dict[str, Any] | None, events: list[FixtureEvent]) -> None:
+    engine.delete_indices([index])
     body: dict[str, Any] = {"settings": {"number_of_shards": 1, "number_of_replicas": 0}}
     if mappings is not None:
         body["mappings"] = mappings
-    engine.client.indices.create(index=index, body=body)
-    for event in events:
-        engine.client.index(index=index, id=event.event_id, body=event.document)
-    engine.client.indices.refresh(index=index)
+    engine.request("PUT", f"/{index}", body=body)
+    engine.bulk_index([(index, event) for event in events])
+    engine.refresh([index])
 
 
 def _sysmon_mapping() -> dict[str, Any]:
@@ -243,10 +245,10 @@ def _on(monitor: Answer, indices: list[str]) -> Answer:
     return runnable
 
 
-def test_alerting_and_the_engine_give_the_same_groups(engine: OpenSearchEngine, recorded: Answer, monitor: Answer) -> None:
+def test_alerting_and_the_engine_give_the_same_groups(engine: Engine, recorded: Answer, monitor: Answer) -> None:
     events = _recorded_events(recorded)
     _index(engine, "detect-monitor-run-keyword", _sysmon_mapping(), events)
-    on_engine = execute_on_engine(engine.client, _on(monitor, ["detect-monitor-run-keyword"]), recorded["period_end_ms"])
+    on_engine = execute_on_engine(engine, _on(monitor, ["detect-monitor-run-keyword"]), recorded["period_end_ms"])
     from_alerting = read_alerting_answer(recorded["response"], monitor)
     assert on_engine.error is None and on_engine.triggered
     wanted = expected_groups(events, _group_fields(monitor))
@@ -256,21 +258,21 @@ def test_alerting_and_the_engine_give_the_same_groups(engine: OpenSearchEngine, 
     assert sorted(on_engine.groups, key=repr) == sorted(from_alerting.groups, key=repr)
 
 
-def test_a_text_mapped_index_fails_the_engine_run_with_its_name(engine: OpenSearchEngine, recorded: Answer,
+def test_a_text_mapped_index_fails_the_engine_run_with_its_name(engine: Engine, recorded: Answer,
                                                                   monitor: Answer) -> None:
     events = _recorded_events(recorded)
     _index(engine, "detect-monitor-run-keyword", _sysmon_mapping(), events)
     _index(engine, "detect-monitor-run-dynamic", None, events)  # dynamic mapping: text + .keyword, as Logstash writes
-    run = engine.run_monitor(_on(monitor, [PATTERN]), recorded["period_end_ms"])
+    run = run_monitor(engine, _on(monitor, [PATTERN]), recorded["period_end_ms"])
     assert run.error is not None
     assert run.error.startswith("the monitor's search failed on 1 of 2 shard(s): detect-monitor-run-dynamic: "
                                 "illegal_argument_exception: Text fields are not optimised"), run.error
     assert "\n" not in run.error
 
 
-def test_an_engine_error_is_a_failed_run_with_one_line(engine: OpenSearchEngine, recorded: Answer, monitor: Answer) -> None:
+def test_an_engine_error_is_a_failed_run_with_one_line(engine: Engine, recorded: Answer, monitor: Answer) -> None:
     _index(engine, "detect-monitor-run-dynamic", None, _recorded_events(recorded))
-    run = engine.run_monitor(_on(monitor, ["detect-monitor-run-dynamic"]), recorded["period_end_ms"])
+    run = run_monitor(engine, _on(monitor, ["detect-monitor-run-dynamic"]), recorded["period_end_ms"])
     assert run.error is not None and run.error.startswith("the monitor's search failed: HTTP 400: "), run.error
     assert "TransportError" not in run.error and "\n" not in run.error
 
@@ -283,11 +285,9 @@ def test_group_keys_compare_as_json_text_whatever_side_gave_them() -> None:
 
 
 def test_a_cluster_gone_mid_proof_is_a_failed_run_with_a_short_line(monitor: Answer) -> None:
-    from opensearchpy import OpenSearch
-
-    gone = OpenSearchEngine.__new__(OpenSearchEngine)
-    gone.__dict__["has_alerting"] = False  # as read when the cluster still answered
-    gone.client = OpenSearch(hosts=["http://127.0.0.1:9"], max_retries=0, timeout=5)
-    run = gone.run_monitor(_on(monitor, [PATTERN]), 0)
+    # Its plugins as read when the cluster still answered (no Alerting); nothing answers there now.
+    gone = HttpEngine("opensearch", JsonApi("http://127.0.0.1:9", headers={}, retry=RetryPolicy(attempts=1), timeout=5),
+                      "2.19.6", plugins=frozenset())
+    run = run_monitor(gone, _on(monitor, [PATTERN]), 0)
     assert run.error is not None and run.error.startswith("the monitor's search failed: no answer: "), run.error
     assert len(run.error) < 250 and "\n" not in run.error

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from deployer.cluster.node import RunningNode
-from deployer.prove import prove_on_engine, run_instant
-from deployer.prove.engines import Connection, ElasticsearchEngine, OpenSearchEngine, index_batches
+from deployer.prove import prove, prove_on_engine, run_instant
+from deployer.prove.clusters import EngineUnavailable, connect
+from deployer.prove.engines import Engine, connection_from_environment, index_batches, settings_for_url
 from deployer.prove.fixtures import RuleFixtures, load_fixtures
 from deployer.prove.verdict import EngineProof
 from deployer.report.progress import no_progress
@@ -27,9 +29,18 @@ ENGINES = ["opensearch", "elasticsearch"]
 
 
 @pytest.fixture(scope="module")
-def engines(opensearch_node: RunningNode, elasticsearch_node: RunningNode) -> Iterator[dict[str, Any]]:
-    yield {"opensearch": OpenSearchEngine(Connection(opensearch_node.url)),
-           "elasticsearch": ElasticsearchEngine(Connection(elasticsearch_node.url))}
+def engines(opensearch_node: RunningNode, elasticsearch_node: RunningNode) -> Iterator[dict[str, Engine]]:
+    connected = {"opensearch": connect("opensearch", settings_for_url(opensearch_node.url)),
+                 "elasticsearch": connect("elasticsearch", settings_for_url(elasticsearch_node.url))}
+    yield connected
+    for engine in connected.values():
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def node_urls(opensearch_node: RunningNode, elasticsearch_node: RunningNode) -> dict[str, str]:
+    """Where each engine's node listens, for checks through a client of their own."""
+    return {"opensearch": opensearch_node.url, "elasticsearch": elasticsearch_node.url}
 
 
 def _prove(engine: Any, path: Path, document: dict[str, Any]) -> EngineProof:
@@ -120,16 +131,17 @@ def test_index_batches_keep_every_name_under_the_request_line_limit() -> None:
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_many_indices_are_removed_in_requests_the_engine_accepts(engines: dict[str, Any], engine_name: str) -> None:
+def test_many_indices_are_removed_in_requests_the_engine_accepts(engines: dict[str, Any], node_urls: dict[str, str],
+                                                                 engine_name: str) -> None:
     # Two indices per rule: a few hundred rules' names joined in one URL pass 4 KiB, which the engines refuse.
     engine = engines[engine_name]
     names = [f"detect-proof-test-{number}-nomatch" for number in range(200)]
     engine.create_index(names[-1], {"properties": {"a": {"type": "keyword"}}})
     engine.delete_indices(names)
-    assert not engine.client.indices.exists(index=names[-1])
+    assert httpx.head(f"{node_urls[engine_name]}/{names[-1]}").status_code == 404
 
 
-def test_an_id_alias_shows_only_its_documents(engines: dict[str, Any]) -> None:
+def test_an_id_alias_shows_only_its_documents(engines: dict[str, Any], node_urls: dict[str, str]) -> None:
     engine = engines["opensearch"]
     instant = run_instant()
     fixtures = load_fixtures(Rule.from_document(DSL_RULE, json.loads(DSL_RULE.read_text())), FIXTURES, instant)
@@ -145,4 +157,36 @@ def test_an_id_alias_shows_only_its_documents(engines: dict[str, Any]) -> None:
         assert len(engine.matching_ids(index, {"match_all": {}})) == len(fixtures.events)
     finally:
         engine.delete_indices([index])
-    assert not engine.client.indices.exists_alias(name=alias)
+    assert httpx.head(f"{node_urls['opensearch']}/_alias/{alias}").status_code == 404
+
+
+def _verdicts(proofs: list[EngineProof]) -> list[tuple[Any, ...]]:
+    """What a proof concluded, without its timings."""
+    return [(proof.rule_id, proof.engine, proof.engine_version, proof.matches, proof.groups, proof.notes, proof.error)
+            for proof in proofs]
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_an_environments_cluster_proves_as_cluster_url_does(opensearch_node: RunningNode, elasticsearch_node: RunningNode,
+                                                            engine_name: str) -> None:
+    # `detect test --env ENV` hands prove() the TargetSettings of the environment's target on each engine.
+    url = {"opensearch": opensearch_node.url, "elasticsearch": elasticsearch_node.url}[engine_name]
+    rules = [Rule.from_document(path, _document(path)) for path in (DSL_RULE, EQL_RULE)]
+    through_url = prove(rules, engines=(engine_name,), fixtures_root=FIXTURES,
+                        connection=connection_from_environment(url, None, False))
+    through_settings = prove(rules, engines=(engine_name,), fixtures_root=FIXTURES,
+                             settings_for_engine={engine_name: settings_for_url(url)})
+    assert through_url.ok and through_settings.ok
+    assert _verdicts(through_settings.proofs) == _verdicts(through_url.proofs)
+    assert len(through_settings.proofs) == 2
+
+
+def test_an_engine_the_environment_has_no_cluster_for_cannot_be_used(opensearch_node: RunningNode) -> None:
+    rules = [Rule.from_document(DSL_RULE, _document(DSL_RULE))]
+    with pytest.raises(EngineUnavailable) as raised:
+        prove(rules, engines=("elasticsearch",), fixtures_root=FIXTURES,
+              settings_for_engine={"opensearch": settings_for_url(opensearch_node.url)})
+    assert str(raised.value) == "elasticsearch: no cluster given for it (no target of the environment runs on it)"
+    report = prove(rules, engines=("opensearch", "elasticsearch"), fixtures_root=FIXTURES,
+                   settings_for_engine={"opensearch": settings_for_url(opensearch_node.url)})
+    assert [(proof.engine, proof.ok) for proof in report.proofs] == [("opensearch", True), ("elasticsearch", False)]

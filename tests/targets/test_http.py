@@ -135,6 +135,38 @@ def test_an_attempt_that_ran_out_is_retried_once() -> None:
     assert str(failure.value) == "GET /: no answer after 2 attempts (no complete answer within 0.5 s)"
 
 
+def test_one_request_may_have_its_own_retry_and_timeout() -> None:
+    """`detect test`'s first request asks who answers: one short attempt, while the client's own policy stays."""
+    with raw_server(never_answers) as server:
+        api = _api(server.url, timeout=5.0, retry=NO_SLEEP)
+        started = time.monotonic()
+        with pytest.raises(RequestFailed) as failure:
+            api.request("GET", "/", retry=RetryPolicy(attempts=1), timeout=0.5)
+        elapsed = time.monotonic() - started
+        sent_by_the_probe = api.requests_sent
+        with pytest.raises(RequestFailed) as later:
+            api.request("GET", "/", timeout=0.3)  # the client's retry policy again: two overdue attempts
+        api.close()
+    assert sent_by_the_probe == 1 and elapsed < 1.5, elapsed
+    assert str(failure.value) == "GET /: no answer after 1 attempts (no complete answer within 0.5 s)"
+    assert isinstance(failure.value.cause, TimeoutError)  # so a caller can say "timed out" without reading the text
+    assert api.requests_sent == 3 and str(later.value).startswith("GET /: no answer after 2 attempts")
+
+
+def test_a_request_with_no_answer_keeps_its_cause() -> None:
+    with socket.socket() as held:  # bound, never listening: a connection to it is refused
+        held.bind(("127.0.0.1", 0))
+        api = _api(f"http://127.0.0.1:{held.getsockname()[1]}", retry=RetryPolicy(attempts=2, sleep=lambda _seconds: None))
+        with pytest.raises(RequestFailed) as failure:
+            api.request("GET", "/")
+        api.close()
+    assert failure.value.status is None and isinstance(failure.value.cause, httpx.ConnectError)
+    chain: list[BaseException] = [failure.value.cause]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    assert any(isinstance(cause, ConnectionRefusedError) for cause in chain), chain  # the socket's own error, under httpx's
+
+
 def test_a_complete_answer_within_the_bound_is_read_whole() -> None:
     def slow_but_complete(connection: socket.socket, stopping: threading.Event) -> None:
         body = json.dumps({"status": "green", "padding": "x" * 100_000}).encode()

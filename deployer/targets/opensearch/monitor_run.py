@@ -1,4 +1,4 @@
-"""Run a compiled bucket-level monitor as of an instant and return the groups that would alert.
+"""Run a compiled bucket-level monitor as of an instant and return the groups that would alert, as Alerting does.
 
 With the Alerting plugin on the cluster, its `_execute` API runs the monitor itself. Without it (Maven
 Central does not publish the Alerting plugin zip, so the local throwaway node lacks it), the monitor's
@@ -16,9 +16,13 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployer.rules.model import JSON
+from deployer.targets.http import RequestFailed
+
+if TYPE_CHECKING:
+    from deployer.prove.engines import Engine
 
 _SELECTOR = "detect_trigger_condition"
 ALERTING = "Alerting _execute"
@@ -54,10 +58,37 @@ def group_fields(monitor: JSON) -> tuple[str, ...]:
     return tuple(next(iter(source)) for source in sources)
 
 
-def execute_with_alerting(client: Any, monitor: JSON, period_end_ms: int) -> MonitorRun:
-    answer = client.transport.perform_request(
-        "POST", "/_plugins/_alerting/monitors/_execute", params={"period_end": f"{period_end_ms}ms", "dryrun": "true"},
-        body=monitor)
+def run_monitor(engine: Engine, monitor: JSON, period_end_ms: int) -> MonitorRun:
+    """Run an unsaved monitor as of `period_end_ms`, with Alerting where the cluster has it; nothing is stored on the
+    cluster. An engine error is a failed run with a one-line reason."""
+    try:
+        alerting = "opensearch-alerting" in engine.plugins()
+    except RequestFailed as error:
+        return MonitorRun("?", False, (), f"could not list the cluster's plugins (_cat/plugins): {engine_error(error)}")
+    try:
+        if alerting:
+            return execute_with_alerting(engine, monitor, period_end_ms)
+        return execute_on_engine(engine, monitor, period_end_ms)
+    except RequestFailed as error:
+        method, failed = (ALERTING, "Alerting _execute failed") if alerting else (ON_ENGINE, "the monitor's search failed")
+        return MonitorRun(method, False, (), f"{failed}: {engine_error(error)}")
+
+
+def engine_error(error: RequestFailed) -> str:
+    """One line for a failed request: the status and the engine's root cause, not the exception's text."""
+    if error.status is None:
+        return one_line(f"no answer: {error}", 200)
+    info = error.body.get("error") if isinstance(error.body, dict) else None
+    if isinstance(info, dict):
+        causes = info.get("root_cause")
+        cause = causes[0] if isinstance(causes, list) and causes and isinstance(causes[0], dict) else info
+        return one_line(f"HTTP {error.status}: {info.get('type', '?')}: {cause.get('reason', '')}")
+    return one_line(f"HTTP {error.status}: {info if info is not None else error.body}")
+
+
+def execute_with_alerting(engine: Engine, monitor: JSON, period_end_ms: int) -> MonitorRun:
+    answer = engine.request("POST", "/_plugins/_alerting/monitors/_execute",
+                            params={"period_end": f"{period_end_ms}ms", "dryrun": "true"}, body=monitor)
     return read_alerting_answer(answer, monitor)
 
 
@@ -143,22 +174,22 @@ def _raise_shard_failures(result: Any, source: str) -> None:
     raise _Malformed(message)
 
 
-def execute_on_engine(client: Any, monitor: JSON, period_end_ms: int) -> MonitorRun:
+def execute_on_engine(engine: Engine, monitor: JSON, period_end_ms: int) -> MonitorRun:
     """The monitor's input and bucket trigger evaluated by the engine's own mustache and painless."""
     try:
-        groups = _engine_groups(client, monitor, period_end_ms)
+        groups = _engine_groups(engine, monitor, period_end_ms)
     except _Malformed as malformed:
         return MonitorRun(ON_ENGINE, False, (), str(malformed))
     return MonitorRun(ON_ENGINE, bool(groups), tuple(groups))
 
 
-def _engine_groups(client: Any, monitor: JSON, period_end_ms: int) -> list[Group]:
+def _engine_groups(engine: Engine, monitor: JSON, period_end_ms: int) -> list[Group]:
     search = monitor["inputs"][0]["search"]
     (trigger,) = (item["bucket_level_trigger"] for item in monitor["triggers"])
     condition = trigger["condition"]
     interval = monitor["schedule"]["period"]
     period_start_ms = period_end_ms - interval["interval"] * {"MINUTES": 60_000, "HOURS": 3_600_000, "DAYS": 86_400_000}[interval["unit"]]
-    rendered = client.transport.perform_request(
+    rendered = engine.request(
         "POST", "/_render/template",
         body={"source": json.dumps(search["query"]), "params": {"period_end": period_end_ms, "period_start": period_start_ms}})
     query = rendered.get("template_output") if isinstance(rendered, dict) else None
@@ -172,7 +203,7 @@ def _engine_groups(client: Any, monitor: JSON, period_end_ms: int) -> list[Group
     fields = group_fields(monitor)
     groups: list[Group] = []
     while True:
-        response = client.search(index=",".join(search["indices"]), body=query)
+        response = engine.search(",".join(search["indices"]), query)
         _raise_shard_failures(response, "the engine's search")
         aggregations = response.get("aggregations") if isinstance(response, dict) else None
         page = aggregations.get(condition["parent_bucket_path"]) if isinstance(aggregations, dict) else None
