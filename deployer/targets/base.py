@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     from deployer.deploy.diff import FieldChange
     from deployer.environments import TargetSettings
+    from deployer.prove.case import ProofCase
+    from deployer.prove.engines import Engine
     from deployer.rules.model import JSON, Rule
     from deployer.targets.http import Deadline, JsonApi
 
@@ -180,7 +182,7 @@ class TargetKind(ABC):
         """A client for one location."""
 
     @abstractmethod
-    def prove_rule(self, engine: Any, case: Any) -> None:
+    def prove_rule(self, engine: Engine, case: ProofCase) -> None:
         """Run `case.rule` on `engine` the way this target's production would run it (the query, its window,
         the alerting step) and record the verdicts on `case.proof`. The executor lives in the target's folder."""
 

@@ -16,7 +16,8 @@ import pytest
 from deployer.cluster.node import RunningNode
 from deployer.environments import Credentials, TargetSettings, Tls
 from deployer.errors import DetectError
-from deployer.prove.engines import Connection, OpenSearchEngine
+from deployer.prove.clusters import connect
+from deployer.prove.engines import settings_for_url
 from deployer.rules.datasource import load_data_source
 from deployer.rules.model import Rule
 from deployer.targets.base import Action, Desired, PlanEntry
@@ -155,7 +156,10 @@ def test_a_group_field_without_doc_values_is_refused(target: tuple[OpenSearchTar
         "detect-preflight-d-no-doc-values maps host.name as keyword that cannot be aggregated; the monitor groups by "
         "it, so every run of the monitor fails there (map it as keyword with doc values, e.g. with an index template)")
     # What the line says is what the engine does with that monitor.
-    run = OpenSearchEngine(Connection(client.api.base_url)).run_monitor(entry.desired.payload if entry.desired else {}, 0)
+    from deployer.targets.opensearch.monitor_run import run_monitor
+
+    run = run_monitor(connect("opensearch", settings_for_url(client.api.base_url)),
+                      entry.desired.payload if entry.desired else {}, 0)
     assert run.error is not None and "Can't load fielddata on [host.name]" in run.error, run.error
 
 
