@@ -31,8 +31,13 @@ def target_kind(name: str) -> TargetKind:
     if name not in _REGISTRY:
         raise ValueError(f"unknown target {name!r}; known: {', '.join(_REGISTRY)}")
     if name not in _loaded:
+        from deployer.targets.base import TargetKind
+
         module_name, _, class_name = _REGISTRY[name].partition(":")
-        kind: TargetKind = getattr(importlib.import_module(module_name), class_name)()
+        descriptor = getattr(importlib.import_module(module_name), class_name)
+        if not (isinstance(descriptor, type) and issubclass(descriptor, TargetKind)):
+            raise ValueError(f"{_REGISTRY[name]} is not a TargetKind (deployer.targets.base)")
+        kind = descriptor()
         if kind.name != name:
             raise ValueError(f"{_REGISTRY[name]} declares itself {kind.name!r}, registered as {name!r}")
         _loaded[name] = kind
@@ -52,12 +57,17 @@ def for_engine(engine: str) -> TargetKind:
 
 
 def register(name: str, spec: str) -> None:
-    """Add a target ("package.module:Class") beside the built-in ones; the tests register a third target this way."""
+    """Add a target ("package.module:Class") beside the built-in ones; the tests register a third target this way.
+    Nothing is imported until the target is first asked for."""
+    module_name, colon, class_name = spec.partition(":")
+    if not (module_name and colon and class_name):
+        raise ValueError(f"target {name!r}: {spec!r} is not 'package.module:Class'")
     _REGISTRY[name] = spec
     _loaded.pop(name, None)
 
 
 def unregister(name: str) -> None:
+    """Forget a target (a test's, once it is done with it); an unknown name is no error."""
     _REGISTRY.pop(name, None)
     _loaded.pop(name, None)
 
