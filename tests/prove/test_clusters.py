@@ -128,7 +128,7 @@ def test_a_cluster_that_stops_answering_mid_proof_is_one_line(answering: Start) 
 
 
 def test_engine_all_keeps_what_the_working_engine_proved(opensearch_node: RunningNode) -> None:
-    # One URL for both engines: the OpenSearch node proves; elasticsearch-py refuses it as not Elasticsearch.
+    # One URL for both engines: the OpenSearch node proves; it does not name itself Elasticsearch (X-Elastic-Product).
     result = detect("test", "--engine", "all", "--cluster-url", opensearch_node.url, "--format", "json")
     assert result.returncode == 1, result.stdout + result.stderr
     proofs = json.loads(result.stdout)["proofs"]
