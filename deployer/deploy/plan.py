@@ -55,8 +55,8 @@ def _entry(target: str, item: Desired, current: Deployed | None, options: PlanOp
                          f'"{current.name}" (version {current.version}) has this rule_id but was not deployed by detect: '
                          f"left as it is; --adopt {rule.rule_id} replaces it with the repository's rule", item, current)
     if current.content is not None and current.content == item.comparable:
-        # The target holds exactly what the repository wants, whatever form of hash its marker carries (monitors
-        # deployed before the hash covered Alerting's spelling, rules written with a field at Kibana's default).
+        # The target holds exactly what the repository wants, whatever form of hash its marker carries (written by
+        # an older detect whose hash covered another spelling, or for a payload spelling a field at the target's default).
         return PlanEntry(rule.rule_id, target, Action.unchanged, f"version {rule.version} is deployed", item, current)
     if current.drifted:
         changes = _changes(current, item)

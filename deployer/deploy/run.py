@@ -43,19 +43,19 @@ class DeployReport:
 
 # A deploy that has not finished by then stops, with what it did and did not do (`--timeout`).
 DEFAULT_TIMEOUT = 300.0
-Factory = Callable[..., Target]  # (settings, space, *, deadline) -> Target
+Factory = Callable[..., Target]  # (settings, location, *, deadline) -> Target
 
 
 def open_targets(environment: Environment, factory: Factory, deadline: Deadline | None = None) -> list[Target]:
     targets: list[Target] = []
     for settings in environment.targets:
-        for space in target_kind(settings.name).locations(settings):
-            targets.append(factory(settings, space, deadline=deadline))
+        for location in target_kind(settings.name).locations(settings):
+            targets.append(factory(settings, location, deadline=deadline))
     return targets
 
 
 def default_factory(settings: TargetSettings, location: str | None, *, deadline: Deadline | None = None) -> Target:
-    """The target module named by the settings opens its client for one location (a Kibana space, a cluster)."""
+    """The target named by the settings (its descriptor in the registry) opens its client for one location."""
     target: Target = target_kind(settings.name).open(settings, location, deadline=deadline)
     return target
 

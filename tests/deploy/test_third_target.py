@@ -90,6 +90,15 @@ def test_adding_it_wrote_nothing_in_deployer() -> None:
     assert mentions == []
 
 
+def test_deploy_and_the_environments_name_no_target() -> None:
+    """What adding a target may not touch: they know targets only through the registry."""
+    package = Path(deployer.__file__).parent
+    modules = [*package.glob("deploy/*.py"), *package.glob("environments*.py"), package / "schema" / "config.schema.json"]
+    naming = [str(path.relative_to(package)) for path in modules
+              if any(name in path.read_text("utf-8").lower() for name in ("kibana", "opensearch"))]
+    assert len(modules) >= 6 and naming == []
+
+
 def test_its_table_is_validated_by_its_own_schema(workspace: Path, registered: None) -> None:
     rules = require_valid([Path("detections")])
     assert check_config(Path("detect.toml"), rules) == []
