@@ -1,16 +1,18 @@
-"""The `detect` command line: parse arguments, call one step, render its result. No logic lives here."""
+"""The `detect` command line: parse arguments, call one step, hand its result to deployer.report. No logic here."""
 
 from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeAlias
 
 import typer
 
-from deployer.errors import DetectError
+from deployer import report, targets
+from deployer.cluster import ENGINES
 
 
 def _plain_flags(params: list[Any]) -> list[Any]:
@@ -52,6 +54,8 @@ def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
 
+        from deployer.errors import DetectError
+
         try:
             sys.stdout.write(f"detect {version('detect')}\n")
         except PackageNotFoundError:
@@ -67,19 +71,40 @@ def _detect(
     """Detection-as-code for Elastic Security and OpenSearch: validate, prove and deploy rules kept in git."""
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    github = "github"
+class _Choice(StrEnum):
+    """A value typer offers as a choice (typer reads choices from an Enum). A member is its str value in comparisons,
+    formatting and JSON; its repr is the str's too, so a message quoting it reads as the user typed it."""
+
+    def __repr__(self) -> str:
+        return str.__repr__(self)
 
 
-class Target(str, Enum):
-    kibana = "kibana"
-    opensearch = "opensearch"
+def _choices(name: str, values: Iterable[str]) -> Any:
+    return _Choice(name, [(value, value) for value in values])  # type: ignore[call-arg]  # Enum's functional API
 
 
-FormatOption = Annotated[Format, typer.Option("--format", help="text for people, json for machines, github for "
-                                               "annotations and a job summary in GitHub Actions.")]
+# Each list is declared once, elsewhere: targets by the registry (names only: no target is imported), engines by
+# cluster/, formats by report/. A target's or engine's default is the first of its list (kibana, opensearch).
+TARGETS = targets.names()
+# deployer.rules.model.Language, spelled out here: importing the rule model would slow every start-up.
+LANGUAGES = ("dsl", "eql")
+if TYPE_CHECKING:  # to the type checker a choice is its value; typer sees the Enums below
+    TargetName: TypeAlias = str
+    EngineName: TypeAlias = str
+    EngineSet: TypeAlias = str
+    FormatName: TypeAlias = str
+    ClusterFormatName: TypeAlias = str
+    LanguageName: TypeAlias = str
+else:
+    TargetName = _choices("TargetName", TARGETS)
+    EngineName = _choices("EngineName", ENGINES)
+    EngineSet = _choices("EngineSet", (*ENGINES, "all"))
+    FormatName = _choices("FormatName", report.FORMATS)
+    ClusterFormatName = _choices("ClusterFormatName", report.PLAIN_FORMATS)
+    LanguageName = _choices("LanguageName", LANGUAGES)
+
+FormatOption = Annotated[FormatName, typer.Option("--format", help="text for people, json for machines, github for "
+                                                  "annotations and a job summary in GitHub Actions.")]
 EnvOption = Annotated[str, typer.Option("--env", help="Environment from detect.toml.")]
 ConfigOption = Annotated[Path, typer.Option(help="The environments file.")]
 RulesDirOption = Annotated[Path, typer.Option(help="Folder of rule files.")]
@@ -89,28 +114,6 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every
                                              "HTTP request with credentials masked.")]
 
 
-def _verbose_logging(verbose: bool) -> None:
-    if verbose:
-        import logging
-
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger = logging.getLogger("detect")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-
-
-def _warnings_to_stderr() -> None:
-    """Settings that weaken a run (`tls.verify = false`) are said on every run, as `warning: ...` lines."""
-    import logging
-
-    warnings_log = logging.getLogger("detect.warnings")  # deployer.environments's, named here to keep start-up light
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    warnings_log.addHandler(handler)
-    warnings_log.propagate = False  # --verbose's handler on `detect` would print each twice
-
-
 @app.command()
 def validate(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Rule files or folders.", show_default="detections/")] = None,
@@ -118,13 +121,12 @@ def validate(
     fixtures: Annotated[Path, typer.Option(help="Fixtures root: each rule's <rule file stem>/ folder is checked too.")] = Path("fixtures"),
     config: Annotated[Optional[Path], typer.Option(help="The environments file, checked against the rules.",
                                                    show_default="detect.toml, when it exists and no paths are given")] = None,
-    output: FormatOption = Format.text,
+    output: FormatOption = "text",
 ) -> None:
     """Check rule files: JSON Schema, query dialects, fields, versions, fixtures; and detect.toml. Exit 1 on any problem."""
     import dataclasses
 
     from deployer.environments import DEFAULT_CONFIG, check_config
-    from deployer.report import render
     from deployer.rules.files import DEFAULT_RULES_DIR
     from deployer.rules.ruleset import validate_paths
 
@@ -133,50 +135,30 @@ def validate(
     config = config or (DEFAULT_CONFIG if not paths and DEFAULT_CONFIG.is_file() else None)
     if config is not None:
         validation = dataclasses.replace(validation, problems=[*validation.problems, *check_config(config, validation.rules)])
-    if output is Format.json:
-        render.dump_json(render.validation_json(validation))
-    elif output is Format.github:
-        from deployer.report.github import validation_github
-
-        validation_github(validation)
-        render.validation_text(validation)
-    else:
-        render.validation_text(validation)
+    report.emit(validation, output)
     raise typer.Exit(0 if validation.ok else 1)
 
 
 @app.command()
 def show(
     rule: Annotated[str, typer.Argument(help="A rule file, or the rule_id of a rule under detections/.")],
-    target: Annotated[Target, typer.Option(help="Which engine's payload to print.")] = Target.kibana,
+    target: Annotated[TargetName, typer.Option(help="Which engine's payload to print.")] = TARGETS[0],
 ) -> None:
     """Print the exact payload a deploy would send for one rule."""
     from deployer.authoring.show import payload_for
-    from deployer.report import render
 
-    render.dump_json(payload_for(rule, target.value))
-
-
-class EngineChoice(str, Enum):
-    opensearch = "opensearch"
-    elasticsearch = "elasticsearch"
-    all = "all"
-
-
-class ClusterEngine(str, Enum):
-    opensearch = "opensearch"
-    elasticsearch = "elasticsearch"
+    report.emit(payload_for(rule, target), "json")
 
 
 @app.command("test")
 def test_rules(
     rules: Annotated[Optional[list[str]], typer.Argument(help="Rule files, stems or rule_ids.", show_default="all")] = None,
     fixtures: Annotated[Path, typer.Option(help="Fixtures root: <rule file stem>/match.ndjson, nomatch.ndjson.")] = Path("fixtures"),
-    engine: Annotated[EngineChoice, typer.Option(help="Engine(s) to prove the rules on.")] = EngineChoice.opensearch,
+    engine: Annotated[EngineSet, typer.Option(help="Engine(s) to prove the rules on.")] = ENGINES[0],
     cluster_url: Annotated[Optional[str], typer.Option(help="Use this cluster instead of a local throwaway node.")] = None,
     ca_cert: Annotated[Optional[Path], typer.Option(help="CA bundle for --cluster-url.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates of --cluster-url.")] = False,
-    output: FormatOption = Format.text,
+    output: FormatOption = "text",
     verbose: VerboseOption = False,
 ) -> None:
     """Prove on a real engine that each rule alerts on exactly its match fixtures. Exit 1 on any failure.
@@ -187,23 +169,17 @@ def test_rules(
     from deployer.authoring.show import select_rules
     from deployer.prove import prove
     from deployer.prove.engines import connection_from_environment
-    from deployer.report import render
+    from deployer.report.progress import progress_display
 
     selected = select_rules(rules or [])
-    engines = ("opensearch", "elasticsearch") if engine is EngineChoice.all else (engine.value,)
+    engines = ENGINES if engine == "all" else (engine,)
+    # Where the proof runs: --cluster-url's cluster, or (None) a running `detect cluster up` node or a throwaway one.
     connection = connection_from_environment(cluster_url, ca_cert, insecure) if cluster_url else None
-    _verbose_logging(verbose)
-    with render.progress_display(enabled=output is not Format.json, verbose=verbose) as progress:
-        report = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
-    if output is Format.json:
-        render.dump_json(render.proof_json(report))
-    else:
-        if output is Format.github:
-            from deployer.report.github import proof_github
-
-            proof_github(report, fixtures)
-        render.proof_text(report)
-    raise typer.Exit(0 if report.ok else 1)
+    report.verbose_logging(verbose)
+    with progress_display(enabled=output != "json", verbose=verbose) as progress:
+        proof = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
+    report.emit(proof, output, fixtures_root=fixtures)
+    raise typer.Exit(0 if proof.ok else 1)
 
 
 @app.command()
@@ -220,7 +196,7 @@ def deploy(
     config: ConfigOption = Path("detect.toml"),
     rules_dir: RulesDirOption = Path("detections"),
     timeout: TimeoutOption = 300.0,
-    output: FormatOption = Format.text,
+    output: FormatOption = "text",
     verbose: VerboseOption = False,
 ) -> None:
     """Plan, then apply, the repository's rules to one environment's Kibana spaces and OpenSearch clusters.
@@ -233,31 +209,24 @@ def deploy(
     """
     from deployer.deploy.plan import PlanOptions
     from deployer.deploy.run import deploy_environment
-    from deployer.report import render
+    from deployer.errors import DetectError
+    from deployer.report.progress import progress_printer
 
     def confirm(environment: Any, entries: Any) -> bool:
-        if output is not Format.json:
-            render.plan_text(entries, header=f"Plan for {environment.name}")
+        report.plan(entries, header=f"Plan for {environment.name}", output=output)
         if not environment.protected or yes:
             return True
         if not sys.stdin.isatty():
             raise DetectError(f"environment {environment.name!r} is protected: rerun with --yes to apply (nothing was changed)")
         return typer.confirm(f"Apply this plan to {environment.name}?", default=False)
 
-    _verbose_logging(verbose)
+    report.verbose_logging(verbose)
     options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=frozenset(adopt or ()))
-    report = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
-                                timeout=timeout, confirm=confirm,
-                                progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
-    if output is Format.json:
-        render.dump_json(render.deploy_json(report))
-    else:
-        if output is Format.github:
-            from deployer.report.github import deploy_github
-
-            deploy_github(report)
-        render.deploy_text(report)
-    raise typer.Exit(0 if report.ok else 1)
+    deployed = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
+                                  timeout=timeout, confirm=confirm,
+                                  progress=progress_printer(enabled=output != "json", verbose=verbose))
+    report.emit(deployed, output)
+    raise typer.Exit(0 if deployed.ok else 1)
 
 
 @app.command()
@@ -268,27 +237,24 @@ def diff(
     config: ConfigOption = Path("detect.toml"),
     rules_dir: RulesDirOption = Path("detections"),
     timeout: TimeoutOption = 300.0,
-    output: FormatOption = Format.text,
+    output: FormatOption = "text",
     verbose: VerboseOption = False,
 ) -> None:
     """Show, per rule and target, what differs between the repository and what is deployed (drift included), as a
     unified diff from the deployed rule to the repository's. Exit 0 when nothing differs, 1 when anything does."""
     from deployer.deploy.run import diff_environment
-    from deployer.report import render
+    from deployer.report.progress import progress_printer
 
-    _verbose_logging(verbose)
+    report.verbose_logging(verbose)
     diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []), timeout=timeout,
-                             progress=render.progress_printer(enabled=output is not Format.json, verbose=verbose))
-    if output is Format.json:
-        render.dump_json(render.diff_json(diffs))
-    else:
-        render.diff_text(diffs)
+                             progress=progress_printer(enabled=output != "json", verbose=verbose))
+    report.emit(diffs, output)
     raise typer.Exit(1 if any(item.text for item in diffs) else 0)
 
 
 @app.command()
 def export(
-    target: Annotated[Target, typer.Option(help="kibana: NDJSON for Kibana's Import rules screen; opensearch: Alerting monitors.")],
+    target: Annotated[TargetName, typer.Option(help="kibana: NDJSON for Kibana's Import rules screen; opensearch: Alerting monitors.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write; - for stdout.")] = Path("-"),
     env: Annotated[Optional[str], typer.Option("--env", help="Compile as this environment of detect.toml runs the rules.")] = None,
     config: Annotated[Path, typer.Option(help="The environments file (with --env).")] = Path("detect.toml"),
@@ -296,16 +262,16 @@ def export(
 ) -> None:
     """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
     from deployer.authoring.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
+    from deployer.report.text import exported
 
-    text = to_ndjson(export_payloads(target.value, rules_dir=rules_dir, environment=env, config_path=config))
+    ndjson = to_ndjson(export_payloads(target, rules_dir=rules_dir, environment=env, config_path=config))
     if str(output) == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(ndjson)
         return
-    write_export(text, output)
-    count = text.count("\n")
-    sys.stderr.write(f"wrote {count} {'rule' if target is Target.kibana else 'monitor'}(s) to {output}\n")
-    if target is Target.kibana and len(text.encode("utf-8")) > KIBANA_IMPORT_LIMIT:
-        sys.stderr.write(f"warning: {output} is over Kibana's default 10 MB import limit: export fewer rules per file\n")
+    write_export(ndjson, output)
+    over_kibana_limit = target == "kibana" and len(ndjson.encode("utf-8")) > KIBANA_IMPORT_LIMIT
+    exported(output, ndjson.count("\n"), targets.target_kind(target).payload_noun,
+             over_limit="Kibana's default 10 MB import limit" if over_kibana_limit else None)
 
 
 @app.command("import")
@@ -316,77 +282,53 @@ def import_rules(
 ) -> None:
     """Turn a Kibana rules export into detect rule files. Exit 1 when any rule was skipped or is invalid."""
     from deployer.authoring.adopt import import_kibana_export
-    from deployer.report import render
 
-    report = import_kibana_export(export_file, into, force=force)
-    render.import_text(report)
-    raise typer.Exit(0 if report.ok else 1)
-
-
-class Language(str, Enum):
-    dsl = "dsl"
-    eql = "eql"
+    imported = import_kibana_export(export_file, into, force=force)
+    report.emit(imported)
+    raise typer.Exit(0 if imported.ok else 1)
 
 
 @app.command()
 def new(
     name: Annotated[str, typer.Argument(help="The rule's name; its file is named after it.")],
-    language: Annotated[Language, typer.Option(help="Query language of the rule.")] = Language.dsl,
+    language: Annotated[LanguageName, typer.Option(help="Query language of the rule.")] = LANGUAGES[0],
     rules_dir: RulesDirOption = Path("detections"),
     fixtures: Annotated[Path, typer.Option(help="Fixtures root.")] = Path("fixtures"),
 ) -> None:
     """Scaffold a rule (fresh rule_id, version 1) and its fixture folder. Its TODO: texts are yours to write:
     validation refuses them until then; the query and fixtures prove as written."""
     from deployer.authoring.scaffold import scaffold_rule
+    from deployer.report.text import scaffolded
 
-    rule_path, fixture_folder = scaffold_rule(name, language=language.value, rules_dir=rules_dir, fixtures_dir=fixtures)
-    sys.stdout.write(f"{rule_path}\n{fixture_folder / 'match.ndjson'}\n{fixture_folder / 'nomatch.ndjson'}\n")
-    sys.stderr.write(f"next: edit the query and the fixtures together, then `detect validate {rule_path}` and "
-                     f"`detect test {rule_path}`\n")
+    scaffolded(*scaffold_rule(name, language=language, rules_dir=rules_dir, fixtures_dir=fixtures))
 
 
 cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True, cls=_Group)
 app.add_typer(cluster_app, name="cluster")
-EngineOption = Annotated[ClusterEngine, typer.Option(help="Which engine.")]
-
-
-class ClusterFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-ClusterFormatOption = Annotated[ClusterFormat, typer.Option("--format", help="text: one line per engine for people; "
-                                                            "json: one document for machines.")]
-
-
-def _cluster_output(report: Any, output: ClusterFormat) -> None:
-    if output is ClusterFormat.json:
-        from deployer.report import render
-
-        render.dump_json(report.as_json())
-    else:
-        sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
+EngineOption = Annotated[EngineName, typer.Option(help="Which engine.")]
+ClusterFormatOption = Annotated[ClusterFormatName, typer.Option("--format", help="text: one line per engine for people; "
+                                                                "json: one document for machines.")]
 
 
 @cluster_app.command("up")
-def cluster_up(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text,
+def cluster_up(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = "text",
                verbose: VerboseOption = False) -> None:
     """Start a local single-node cluster on loopback (downloads the engine once) and leave it running.
 
     A node a killed `cluster up` left behind, and its folder, are removed first.
     """
     from deployer.cluster.local import cluster_up as up
-    from deployer.report import render
+    from deployer.report.progress import progress_display
 
-    with render.progress_display(enabled=output is not ClusterFormat.json, verbose=verbose) as progress:
-        report = up(engine.value, progress=progress)
-    _cluster_output(report, output)
+    with progress_display(enabled=output != "json", verbose=verbose) as progress:
+        started = up(engine, progress=progress)
+    report.emit(started, output)
 
 
 @cluster_app.command("status")
 def cluster_status(
-    engine: Annotated[Optional[ClusterEngine], typer.Option(help="Only this engine.", show_default="every engine")] = None,
-    output: ClusterFormatOption = ClusterFormat.text,
+    engine: Annotated[Optional[EngineName], typer.Option(help="Only this engine.", show_default="every engine")] = None,
+    output: ClusterFormatOption = "text",
 ) -> None:
     """Show, per engine, whether the local cluster is running and where it listens.
 
@@ -396,42 +338,48 @@ def cluster_status(
     """
     from deployer.cluster.local import cluster_status as status
 
-    report = status([engine.value] if engine else [choice.value for choice in ClusterEngine])
-    _cluster_output(report, output)
-    raise typer.Exit(0 if report.running else 1)
+    found = status([engine] if engine else list(ENGINES))
+    report.emit(found, output)
+    raise typer.Exit(0 if found.running else 1)
 
 
 @cluster_app.command("down")
-def cluster_down(engine: EngineOption = ClusterEngine.opensearch, output: ClusterFormatOption = ClusterFormat.text) -> None:
+def cluster_down(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = "text") -> None:
     """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
     from deployer.cluster.local import cluster_down as down
-    from deployer.report import render
+    from deployer.report.progress import progress_printer
 
     # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
-    report = down(engine.value, progress=render.progress_printer(enabled=output is not ClusterFormat.json, verbose=True))
-    _cluster_output(report, output)
+    report.emit(down(engine, progress=progress_printer(enabled=output != "json", verbose=True)), output)
 
 
 def main() -> None:
     """Entry point: every DetectError becomes one line on stderr and exit code 2 (1 for invalid rules)."""
-    from deployer.errors import InvalidRules
-
-    _warnings_to_stderr()
+    report.warnings_to_stderr()
     try:
         app()
-    except InvalidRules as error:
-        for problem in error.problems:
-            sys.stdout.write(f"{problem}\n")
-        sys.stderr.write(f"error: {error}\n")
-        sys.exit(1)
-    except DetectError as error:
-        sys.stderr.write(f"error: {error}\n")
-        sys.exit(2)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except Exception as error:  # a bug in detect: still one line, the traceback only on request
-        if os.environ.get("DETECT_DEBUG"):
-            raise
-        sys.stderr.write(f"internal error: {type(error).__name__}: {error} (set DETECT_DEBUG=1 for the traceback)\n")
-        sys.exit(3)
+    except Exception as error:
+        sys.exit(_failure(error))
+
+
+def _failure(error: Exception) -> int:
+    """Say in one line what stopped the command; its exit code. The error classes are imported only once something
+    failed, which keeps every start-up (`detect --help`) from loading them."""
+    from deployer.errors import DetectError, InvalidRules
+
+    if isinstance(error, InvalidRules):
+        from deployer.report.text import problem_lines
+
+        problem_lines(error.problems)
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    if isinstance(error, DetectError):
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    if os.environ.get("DETECT_DEBUG"):  # a bug in detect: still one line, the traceback only on request
+        raise error
+    sys.stderr.write(f"internal error: {type(error).__name__}: {error} (set DETECT_DEBUG=1 for the traceback)\n")
+    return 3

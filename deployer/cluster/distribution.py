@@ -28,10 +28,9 @@ from pathlib import Path
 from deployer.cache import cache_root
 from deployer.report.progress import Progress
 
+from . import ENGINES
 from .errors import ClusterError
 from .jdk import java_home_for
-
-ENGINES = ("opensearch", "elasticsearch")
 
 OPENSEARCH_VERSION = "2.19.6"
 # 9.x rather than 8.x: the newest integ-test-zip line that resolved; needs Java 21+.

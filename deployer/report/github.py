@@ -1,5 +1,8 @@
 """Rendering for GitHub Actions (`--format github`): workflow-command annotations on the rule file and line, and a
-Markdown summary appended to the job summary ($GITHUB_STEP_SUMMARY) when the runner provides one."""
+Markdown summary appended to the job summary ($GITHUB_STEP_SUMMARY) when the runner provides one.
+
+Each of `validation`, `proof` and `deploy` renders the result type report.text and report.as_json give the same
+name (see deployer.report.emit), which then shows the text as well; other results have nothing to annotate."""
 
 from __future__ import annotations
 
@@ -68,14 +71,14 @@ def problem_annotation(problem: Problem, title: str) -> str:
     return annotation("error", f"{problem.pointer or '/'}: {problem.message}", file=problem.file, line=line, title=title)
 
 
-def validation_github(validation: Validation) -> None:
+def validation(validation: Validation) -> None:
     for problem in validation.problems:
         sys.stdout.write(problem_annotation(problem, "detect validate") + "\n")
     verdict = "all rules valid" if validation.ok else f"{len(validation.problems)} problem(s)"
     summary(f"### detect validate: {verdict}\n\n{len(validation.rules)} valid rule(s) in {validation.files} file(s).\n")
 
 
-def proof_github(report: ProofReport, fixtures_root: Path = Path("fixtures")) -> None:
+def proof(report: ProofReport, fixtures_root: Path = Path("fixtures")) -> None:
     rows = ["| rule | engine | result |", "|---|---|---|"]
     for proof in report.proofs:
         rows.append(f"| `{proof.rule_file}` | {proof.engine} {proof.engine_version} | {'proven' if proof.ok else 'FAILED'} |")
@@ -101,7 +104,7 @@ def proof_github(report: ProofReport, fixtures_root: Path = Path("fixtures")) ->
     summary(f"### detect test: {verdict}\n\n" + "\n".join(rows) + "\n")
 
 
-def deploy_github(report: DeployReport) -> None:
+def deploy(report: DeployReport) -> None:
     """Annotate refusals and failures on the rule file; the plan and its outcome go to the job summary."""
     outcomes = {(outcome.entry.rule_id, outcome.entry.target): outcome for outcome in report.outcomes}
     rows = ["| rule | target | action | outcome |", "|---|---|---|---|"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.report import render
+from deployer.report.progress import progress_display
 
 
 @pytest.fixture(autouse=True)
@@ -14,7 +14,7 @@ def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_plain_lines_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    with render.progress_display(enabled=True) as progress:
+    with progress_display(enabled=True) as progress:
         progress("opensearch: proving a.json", 1, 2)
     assert capsys.readouterr().err == "… opensearch: proving a.json (1/2)\n"
 
@@ -23,20 +23,20 @@ def test_plain_lines_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture
 def test_quiet_in_ci_unless_verbose(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ci: str,
                                     verbose: bool, shown: bool) -> None:
     monkeypatch.setenv("CI", ci)
-    with render.progress_display(enabled=True, verbose=verbose) as progress:
+    with progress_display(enabled=True, verbose=verbose) as progress:
         progress("reading deployed rules")
     assert ("reading deployed rules" in capsys.readouterr().err) is shown
 
 
 def test_json_output_gets_no_progress(capsys: pytest.CaptureFixture[str]) -> None:
-    with render.progress_display(enabled=False) as progress:
+    with progress_display(enabled=False) as progress:
         progress("anything")
     assert capsys.readouterr().err == ""
 
 
 def test_a_terminal_gets_a_bar_that_counts_and_clears(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich then treats the captured stderr as a terminal
-    with render.progress_display(enabled=True) as progress:
+    with progress_display(enabled=True) as progress:
         progress("opensearch: starting the node")
         progress("opensearch: proving b.json", 2, 3)
     err = capsys.readouterr().err
@@ -85,8 +85,8 @@ def test_work_of_unknown_size_shows_no_count_on_a_terminal() -> None:
     import sys
 
     script = ("import time\n"
-              "from deployer.report import render\n"
-              "with render.progress_display(enabled=True) as progress:\n"
+              "from deployer.report.progress import progress_display\n"
+              "with progress_display(enabled=True) as progress:\n"
               "    progress('opensearch: downloading the engine')\n"
               "    time.sleep(0.5)\n"
               "    progress('opensearch: proving a.json', 1, 2)\n"
@@ -105,7 +105,7 @@ def test_work_of_unknown_size_shows_no_count_on_a_terminal() -> None:
 
 def test_counts_travel_as_numbers_not_text(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    with render.progress_display(enabled=True) as progress:
+    with progress_display(enabled=True) as progress:
         progress("opensearch: proving c.json (7/9)")  # text that looks like a count is only text
     err = capsys.readouterr().err
     assert "(7/9)" in err and "6/9" not in err
