@@ -69,6 +69,8 @@ class TargetSettings:
     spaces: tuple[str, ...] = ("default",)
     # The table's settings the target declares itself (its settings_schema beyond the connection), as written.
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # The cluster the target's rules run on, when its table names one apart from its URL (its engine_table).
+    engine: TargetSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,34 @@ def _environment(shown: str, folder: Path, name: str, table: dict[str, Any], rea
 
 def _target(shown: str, folder: Path, environment: str, name: str, table: dict[str, Any],
             read_credentials: bool = True) -> TargetSettings:
-    where = ["environments", environment, name]
+    from deployer.targets import target_kind
+
+    engine_table = target_kind(name).engine_table
+    settings = _connection(shown, folder, ["environments", environment, name], name, table, read_credentials)
+    if engine_table and engine_table in table:
+        engine = _connection(shown, folder, ["environments", environment, name, engine_table], target_kind(name).engine,
+                             table[engine_table], read_credentials)
+        settings = dataclasses.replace(settings, engine=engine,
+                                       options={key: value for key, value in settings.options.items() if key != engine_table})
+    return settings
+
+
+def engine_connections(environment: Environment) -> dict[str, TargetSettings]:
+    """Engine name -> the cluster of this environment its rules run on: a target's own URL, or the cluster its
+    table names apart from its URL (its engine_table). What `detect test --env` proves on."""
+    from deployer.targets import target_kind
+
+    found: dict[str, TargetSettings] = {}
+    for settings in environment.targets:
+        kind = target_kind(settings.name)
+        connection = settings.engine if kind.engine_table else settings
+        if connection is not None:
+            found.setdefault(kind.engine, connection)
+    return found
+
+
+def _connection(shown: str, folder: Path, where: list[str | int], name: str, table: dict[str, Any],
+                read_credentials: bool) -> TargetSettings:
     values: dict[str, str | None] = {}
     for key in ("api_key_env", "username_env", "password_env"):
         variable = table.get(key)

@@ -65,10 +65,24 @@ def config_problems(document: dict[str, Any], rules: Sequence[Rule] | None, *, s
         if by_id is not None:
             for number, item in enumerate(table.get("exclusions", [])):
                 problems += _exclusion_problems(shown, [*where, "exclusions", number], item, by_id)
-        for target in target_names():
-            if target in table:
-                problems += _target_problems(shown, [*where, target], table[target])
+        for keys, connection in connection_tables(table):
+            problems += _target_problems(shown, [*where, *keys], connection)
     return sorted(problems)
+
+
+def connection_tables(environment: dict[str, Any]) -> list[tuple[list[str | int], dict[str, Any]]]:
+    """Every connection table of one environment's table, with its keys below it: each target's, and the engine
+    cluster a target names apart from its URL (its engine_table)."""
+    from deployer.targets import target_kind
+
+    found: list[tuple[list[str | int], dict[str, Any]]] = []
+    for target in target_names():
+        if target in environment:
+            found.append(([target], environment[target]))
+            engine_table = target_kind(target).engine_table
+            if engine_table and engine_table in environment[target]:
+                found.append(([target, engine_table], environment[target][engine_table]))
+    return found
 
 
 def config_warnings(document: dict[str, Any], *, shown: str = "detect.toml",
@@ -77,11 +91,10 @@ def config_warnings(document: dict[str, Any], *, shown: str = "detect.toml",
     warnings = []
     tables = document["environments"]
     for name in environments if environments is not None else sorted(tables):
-        for target in target_names():
-            settings = tables[name].get(target)
-            if settings is not None and settings.get("tls", {}).get("verify", True) is False:
-                warnings.append(f"{shown}: {key_path(['environments', name, target, 'tls', 'verify'])} is false: "
-                                f"the {target} server's certificate is not checked, so anyone on the network path "
+        for keys, settings in connection_tables(tables[name]):
+            if settings.get("tls", {}).get("verify", True) is False:
+                warnings.append(f"{shown}: {key_path(['environments', name, *keys, 'tls', 'verify'])} is false: "
+                                f"the {keys[-1]} server's certificate is not checked, so anyone on the network path "
                                 "can pose as it and read the credentials")
     return warnings
 
@@ -162,9 +175,9 @@ def tls_file_problems(shown: str, folder: Path, environment: str, table: dict[st
     import ssl
 
     problems = []
-    for target in target_names():
-        tls = table.get(target, {}).get("tls", {})
-        where = ["environments", environment, target, "tls"]
+    for keys, connection in connection_tables(table):
+        tls = connection.get("tls", {})
+        where = ["environments", environment, *keys, "tls"]
         if "ca_cert" in tls:
             message = _pem_problem(folder / tls["ca_cert"], "CERTIFICATE")
             if message is None:

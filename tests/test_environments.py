@@ -227,3 +227,52 @@ def test_load_environment_checks_against_rules_when_given(tmp_path: Path) -> Non
                       '[environments.lab.kibana]\nurl = "https://user:pw@kibana.example"\n')
     assert load_environment("ci", config, _rules()).name == "ci"
     assert [problem.pointer for problem in check_config(config, _rules())] == ["environments.lab.kibana.url"]
+
+
+def _elasticsearch_config(tmp_path: Path, elasticsearch: str) -> Path:
+    config = tmp_path / "detect.toml"
+    config.write_text('[environments.staging]\n[environments.staging.kibana]\nurl = "https://kibana.example.internal"\n'
+                      'api_key_env = "TEST_CONFIG_KEY"\n[environments.staging.kibana.elasticsearch]\n' + elasticsearch, "utf-8")
+    return config
+
+
+def test_a_kibana_table_may_name_its_elasticsearch_which_test_env_proves_on(repository: Path) -> None:
+    from deployer.environments import engine_connections
+
+    config = _elasticsearch_config(repository, 'url = "https://es.example.internal:9200/"\nusername_env = "TEST_CONFIG_USER"\n'
+                                               'password_env = "TEST_CONFIG_PASSWORD"\n')
+    environment = load_environment("staging", config)
+    (kibana,) = environment.targets
+    assert kibana.options == {} and kibana.engine is not None
+    assert (kibana.engine.url, kibana.engine.credentials.username, kibana.engine.credentials.password) == \
+        ("https://es.example.internal:9200", "detect-ci", PASSWORD)
+    assert engine_connections(environment) == {"elasticsearch": kibana.engine}
+    assert PASSWORD not in repr(environment)
+
+
+def test_an_opensearch_target_is_its_own_engine_cluster_and_a_kibana_without_one_names_none(tmp_path: Path) -> None:
+    from deployer.environments import engine_connections
+
+    config = tmp_path / "detect.toml"
+    config.write_text('[environments.a.opensearch]\nurl = "http://127.0.0.1:9200"\n'
+                      '[environments.b.kibana]\nurl = "http://127.0.0.1:5601"\n', "utf-8")
+    environment = load_environment("a", config)
+    assert engine_connections(environment) == {"opensearch": environment.targets[0]}
+    assert engine_connections(load_environment("b", config)) == {}
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ('url = "http://es.example.internal:9200"\napi_key_env = "TEST_CONFIG_KEY"\n',
+     "detect.toml: environments.staging.kibana.elasticsearch.url: "),
+    ('url = "https://es.example.internal"\napi_key_env = "UNSET_VARIABLE_FOR_TEST"\n',
+     "detect.toml: environments.staging.kibana.elasticsearch.api_key_env: environment variable UNSET_VARIABLE_FOR_TEST is not set"),
+    ('url = "https://es.example.internal"\nspaces = ["x"]\n', "detect.toml: environments.staging.kibana.elasticsearch"),
+    ('url = "https://es.example.internal"\nusername_env = "TEST_CONFIG_USER"\n',
+     "detect.toml: environments.staging.kibana.elasticsearch.username_env: username_env needs password_env too"),
+])
+def test_the_elasticsearch_table_is_checked_like_a_target_table(repository: Path, lines: str, expected: str) -> None:
+    config = _elasticsearch_config(repository, lines)
+    with pytest.raises(InvalidRules) as raised:
+        load_environment("staging", config)
+    shown = [str(problem) for problem in raised.value.problems]
+    assert any(expected in line for line in shown), shown

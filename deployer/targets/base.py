@@ -157,11 +157,19 @@ class TargetKind(ABC):
     # Its table's keys beyond CONNECTION_SETTINGS (JSON schema per key; a key named there is replaced): an API key,
     # a URL form of its own, settings only it reads (they reach it in TargetSettings.options).
     settings_schema: ClassVar[Mapping[str, Any]] = {}
+    # The key of its table naming the cluster its rules run on, when that is not the target's own URL (Kibana's
+    # Elasticsearch): a connection table of its own, optional, for `detect test --env`.
+    engine_table: ClassVar[str | None] = None
 
     @classmethod
     def table_schema(cls) -> dict[str, Any]:
         """The JSON schema of this target's table in detect.toml (`[environments.NAME.<name>]`)."""
         properties = {**CONNECTION_SETTINGS, **({"spaces": SPACES_SETTING} if cls.has_spaces else {}), **cls.settings_schema}
+        if cls.engine_table:
+            properties[cls.engine_table] = {
+                "type": "object", "additionalProperties": False, "required": ["url"],
+                "properties": {**CONNECTION_SETTINGS, **API_KEY_SETTING},
+                "description": f"The {cls.engine} cluster this target's rules run on (detect test --env)."}
         return {"type": "object", "additionalProperties": False, "required": ["url"], "properties": properties}
 
     @abstractmethod

@@ -28,6 +28,7 @@ class Kibana(TargetKind):
     payload_noun: ClassVar[str] = "rule"
     has_spaces: ClassVar[bool] = True
     settings_schema: ClassVar[Mapping[str, Any]] = API_KEY_SETTING
+    engine_table: ClassVar[str | None] = "elasticsearch"
 
     def compile_rule(self, rule: Any) -> Any:
         return compile_rule(rule)
