@@ -169,14 +169,13 @@ def test_rules(
     from deployer.authoring.show import select_rules
     from deployer.prove import prove
     from deployer.prove.engines import connection_from_environment
-    from deployer.report.progress import progress_display
 
     selected = select_rules(rules or [])
     engines = ENGINES if engine == "all" else (engine,)
     # Where the proof runs: --cluster-url's cluster, or (None) a running `detect cluster up` node or a throwaway one.
     connection = connection_from_environment(cluster_url, ca_cert, insecure) if cluster_url else None
     report.verbose_logging(verbose)
-    with progress_display(enabled=output != "json", verbose=verbose) as progress:
+    with report.progress_bar(output, verbose=verbose) as progress:
         proof = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
     report.emit(proof, output, fixtures_root=fixtures)
     raise typer.Exit(0 if proof.ok else 1)
@@ -210,7 +209,6 @@ def deploy(
     from deployer.deploy.plan import PlanOptions
     from deployer.deploy.run import deploy_environment
     from deployer.errors import DetectError
-    from deployer.report.progress import progress_printer
 
     def confirm(environment: Any, entries: Any) -> bool:
         report.plan(entries, header=f"Plan for {environment.name}", output=output)
@@ -224,7 +222,7 @@ def deploy(
     options = PlanOptions(prune=prune, force=force, overwrite_drift=overwrite_drift, adopt=frozenset(adopt or ()))
     deployed = deploy_environment(env, config_path=config, rules_dir=rules_dir, dry_run=dry_run, options=options,
                                   timeout=timeout, confirm=confirm,
-                                  progress=progress_printer(enabled=output != "json", verbose=verbose))
+                                  progress=report.progress_lines(output, verbose=verbose))
     report.emit(deployed, output)
     raise typer.Exit(0 if deployed.ok else 1)
 
@@ -243,11 +241,10 @@ def diff(
     """Show, per rule and target, what differs between the repository and what is deployed (drift included), as a
     unified diff from the deployed rule to the repository's. Exit 0 when nothing differs, 1 when anything does."""
     from deployer.deploy.run import diff_environment
-    from deployer.report.progress import progress_printer
 
     report.verbose_logging(verbose)
     diffs = diff_environment(env, config_path=config, rules_dir=rules_dir, rule_ids=list(rules or []), timeout=timeout,
-                             progress=progress_printer(enabled=output != "json", verbose=verbose))
+                             progress=report.progress_lines(output, verbose=verbose))
     report.emit(diffs, output)
     raise typer.Exit(1 if any(item.text for item in diffs) else 0)
 
@@ -261,7 +258,7 @@ def export(
     rules_dir: RulesDirOption = Path("detections"),
 ) -> None:
     """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
-    from deployer.authoring.export import KIBANA_IMPORT_LIMIT, export_payloads, to_ndjson, write_export
+    from deployer.authoring.export import export_payloads, to_ndjson, write_export
     from deployer.report.text import exported
 
     ndjson = to_ndjson(export_payloads(target, rules_dir=rules_dir, environment=env, config_path=config))
@@ -269,9 +266,11 @@ def export(
         sys.stdout.write(ndjson)
         return
     write_export(ndjson, output)
-    over_kibana_limit = target == "kibana" and len(ndjson.encode("utf-8")) > KIBANA_IMPORT_LIMIT
-    exported(output, ndjson.count("\n"), targets.target_kind(target).payload_noun,
-             over_limit="Kibana's default 10 MB import limit" if over_kibana_limit else None)
+    kind = targets.target_kind(target)
+    limit = kind.import_limit_bytes
+    over_limit = limit is not None and len(ndjson.encode("utf-8")) > limit
+    exported(output, ndjson.count("\n"), kind.payload_noun,
+             over_limit=f"{kind.title}'s default {(limit or 0) // (1024 * 1024)} MB import limit" if over_limit else None)
 
 
 @app.command("import")
@@ -281,9 +280,9 @@ def import_rules(
     force: Annotated[bool, typer.Option(help="Replace rule files that already exist.")] = False,
 ) -> None:
     """Turn a Kibana rules export into detect rule files. Exit 1 when any rule was skipped or is invalid."""
-    from deployer.authoring.adopt import import_kibana_export
+    from deployer.authoring.adopt import import_export
 
-    imported = import_kibana_export(export_file, into, force=force)
+    imported = import_export(export_file, into, source=targets.target_kind("kibana"), force=force)
     report.emit(imported)
     raise typer.Exit(0 if imported.ok else 1)
 
@@ -318,9 +317,8 @@ def cluster_up(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = 
     A node a killed `cluster up` left behind, and its folder, are removed first.
     """
     from deployer.cluster.local import cluster_up as up
-    from deployer.report.progress import progress_display
 
-    with progress_display(enabled=output != "json", verbose=verbose) as progress:
+    with report.progress_bar(output, verbose=verbose) as progress:
         started = up(engine, progress=progress)
     report.emit(started, output)
 
@@ -347,10 +345,9 @@ def cluster_status(
 def cluster_down(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = "text") -> None:
     """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
     from deployer.cluster.local import cluster_down as down
-    from deployer.report.progress import progress_printer
 
     # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
-    report.emit(down(engine, progress=progress_printer(enabled=output != "json", verbose=True)), output)
+    report.emit(down(engine, progress=report.progress_lines(output, verbose=True)), output)
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """`detect export`: every rule compiled for one target, one payload per line (NDJSON), as files to hand over.
 
-Kibana's "Import rules" screen (and its `_import` API) takes the Kibana file as it is; the OpenSearch file holds
-one Alerting monitor body per line, each what a deploy would POST to `_plugins/_alerting/monitors`.
+Each line is what a deploy would send: Kibana's "Import rules" screen (and its `_import` API) takes its file as it
+is, and each line of an Alerting file is a monitor body as POSTed to `_plugins/_alerting/monitors`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTar
 from deployer.rules.model import JSON, Rule
 from deployer.rules.ruleset import require_valid
 from deployer.targets import target_kind
-
-# Kibana refuses rule imports above 10 MB by default (xpack.securitySolution.maxRuleImportPayloadBytes).
-KIBANA_IMPORT_LIMIT = 10 * 1024 * 1024
 
 
 def export_payloads(target: str, *, rules_dir: Path, environment: str | None = None,

@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from deployer.errors import DetectError, UnsupportedByTarget
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from deployer.deploy.diff import FieldChange
     from deployer.environments import TargetSettings
     from deployer.prove.case import ProofCase
@@ -160,6 +164,8 @@ class TargetKind(ABC):
     # The key of its table naming the cluster its rules run on, when that is not the target's own URL (Kibana's
     # Elasticsearch): a connection table of its own, optional, for `detect test --env`.
     engine_table: ClassVar[str | None] = None
+    # The largest file its own import screen takes, for `detect export` to warn about (None: no such limit).
+    import_limit_bytes: ClassVar[int | None] = None
 
     @classmethod
     def table_schema(cls) -> dict[str, Any]:
@@ -188,6 +194,16 @@ class TargetKind(ABC):
     def open(self, settings: TargetSettings, location: str | None, *, deadline: Deadline | None = None,
              **client_options: Any) -> Target:
         """A client for one location."""
+
+    def read_export(self, export: Path) -> list[tuple[int, JSON]]:
+        """The rules of a file this target exports (line number, payload), for `detect import`; DetectError or
+        InvalidRules (file and line) for a file that is not one."""
+        raise DetectError(f"detect import cannot read {self.title} exports")
+
+    def decompile_rule(self, payload: JSON) -> tuple[JSON, list[str]]:
+        """A rule document from one of its payloads, and notes on what was dropped; UnsupportedByTarget (pointer
+        into the payload) for what detect cannot express."""
+        raise UnsupportedByTarget("", f"detect cannot read {self.title} {self.payload_noun}s back")
 
     @abstractmethod
     def prove_rule(self, engine: Engine, case: ProofCase) -> None:

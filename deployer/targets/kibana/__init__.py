@@ -2,8 +2,10 @@
 into its comparable form, decompile.py reads rules back for `detect import`, client.py talks to one space."""
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
+from deployer.rules.model import JSON
 from deployer.targets.base import API_KEY_SETTING, Target, TargetKind
 from deployer.targets.kibana.client import IMPORT_THRESHOLD, KibanaTarget, deployed_rule, open_target
 from deployer.targets.kibana.compile import (
@@ -16,7 +18,7 @@ from deployer.targets.kibana.compile import (
     compile_rule,
     desired_rule,
 )
-from deployer.targets.kibana.decompile import decompile_rule
+from deployer.targets.kibana.decompile import decompile_rule, read_export
 
 
 class Kibana(TargetKind):
@@ -29,6 +31,8 @@ class Kibana(TargetKind):
     has_spaces: ClassVar[bool] = True
     settings_schema: ClassVar[Mapping[str, Any]] = API_KEY_SETTING
     engine_table: ClassVar[str | None] = "elasticsearch"
+    # Kibana refuses rule imports above 10 MB by default (xpack.securitySolution.maxRuleImportPayloadBytes).
+    import_limit_bytes: ClassVar[int | None] = 10 * 1024 * 1024
 
     def compile_rule(self, rule: Any) -> Any:
         return compile_rule(rule)
@@ -38,6 +42,12 @@ class Kibana(TargetKind):
 
     def open(self, settings: Any, location: str | None, **client_options: Any) -> Target:
         return open_target(settings, location, **client_options)
+
+    def read_export(self, export: Path) -> list[tuple[int, JSON]]:
+        return read_export(export)
+
+    def decompile_rule(self, payload: JSON) -> tuple[JSON, list[str]]:
+        return decompile_rule(payload)
 
     def prove_rule(self, engine: Any, case: Any) -> None:
         from deployer.targets.kibana.executor import prove_rule

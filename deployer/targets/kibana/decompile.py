@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
-from deployer.errors import UnsupportedByTarget
+from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
 from deployer.rules.datasource import load_data_source
+from deployer.rules.files import read_bounded
 from deployer.rules.model import JSON
 from deployer.targets.kibana.compile import EXCLUSION_ALIAS, MANAGED_TAG, SAME_FIELDS
 
@@ -14,6 +17,9 @@ _DOCUMENT_ORDER = ("rule_id", "name", "version", "description", "severity", "ris
                    "to", "index", "data_source", "language", "query", "group_by", "alert_suppression", "risk_message",
                    "exclusions", "tags", "author", "license", "references", "false_positives", "threat", "note", "setup",
                    "max_signals")
+# Kibana's export ends with a summary line; exception lists and connectors may ride along. None of them is a rule.
+_NOT_RULES = ("exported_count", "exported_rules_count", "exception_list_id", "list_id")
+_MAX_EXPORT_BYTES = 200 * 1024 * 1024
 # Parts of an exported Kibana rule with no detect form: importing drops them and says so when they are set.
 _DROPPED = ("actions", "exceptions_list", "response_actions", "timeline_id", "building_block_type", "throttle")
 
@@ -93,3 +99,34 @@ def _data_source_of(index: list[str]) -> str:
                               "deployer/datasources/ first")
 
 
+def read_export(export: Path) -> list[tuple[int, JSON]]:
+    """The rules of a Kibana rules export (its `_export` NDJSON), with their line numbers."""
+    shown = display_path(export)
+    raw = read_bounded(export, _MAX_EXPORT_BYTES, "a rules export")
+    if isinstance(raw, Problem):
+        raise DetectError(str(raw))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DetectError(f"{shown}: not UTF-8: invalid byte at offset {error.start}") from None
+    rules: list[tuple[int, JSON]] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            problems.append(Problem(shown, "", f"not JSON: {getattr(error, 'msg', 'nested too deeply')}", line=number))
+            continue
+        if not isinstance(item, dict):
+            problems.append(Problem(shown, "", f"expected a JSON object, found {type(item).__name__}", line=number))
+        elif "rule_id" in item and "type" in item:
+            rules.append((number, item))
+        elif not any(key in item for key in _NOT_RULES) and item.get("type") != "action":
+            problems.append(Problem(shown, "", "not a Kibana rule: it has no rule_id and type", line=number))
+    if problems:
+        raise InvalidRules(problems, where=f"in {shown}")
+    if not rules:
+        raise DetectError(f"{shown}: no rules in this export")
+    return rules
