@@ -16,10 +16,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from deployer.authoring.adopt import ImportReport
     from deployer.cluster.local import ClusterReport
     from deployer.deploy.run import DeployReport, RuleDiff
     from deployer.prove import ProofReport
+    from deployer.report.progress import Progress
     from deployer.rules.model import JSON
     from deployer.rules.ruleset import Validation
     from deployer.targets.base import PlanEntry
@@ -78,6 +81,20 @@ def plan(entries: list[PlanEntry], *, header: str, output: str) -> None:
         from deployer.report import text
 
         text.plan(entries, header=header)
+
+
+def progress_lines(output: str, *, verbose: bool) -> Progress:
+    """Progress while a step works, one line per step on stderr; none for json, whose stdout is one document."""
+    from deployer.report.progress import progress_printer
+
+    return progress_printer(enabled=output != "json", verbose=verbose)
+
+
+def progress_bar(output: str, *, verbose: bool) -> AbstractContextManager[Progress]:
+    """Like progress_lines, but a live bar on a terminal; for work nothing else writes to the terminal meanwhile."""
+    from deployer.report.progress import progress_display
+
+    return progress_display(enabled=output != "json", verbose=verbose)
 
 
 def warnings_to_stderr() -> None:
