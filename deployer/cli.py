@@ -266,11 +266,7 @@ def export(
         sys.stdout.write(ndjson)
         return
     write_export(ndjson, output)
-    kind = targets.target_kind(target)
-    limit = kind.import_limit_bytes
-    over_limit = limit is not None and len(ndjson.encode("utf-8")) > limit
-    exported(output, ndjson.count("\n"), kind.payload_noun,
-             over_limit=f"{kind.title}'s default {(limit or 0) // (1024 * 1024)} MB import limit" if over_limit else None)
+    exported(output, ndjson, targets.target_kind(target))
 
 
 @app.command("import")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from deployer.errors import Problem
     from deployer.prove import ProofReport
     from deployer.rules.ruleset import Validation
-    from deployer.targets.base import PlanEntry
+    from deployer.targets.base import PlanEntry, TargetKind
 
 # Field changes listed under one plan line; `detect diff` has the rest.
 _SHOWN_CHANGES = 8
@@ -159,11 +159,15 @@ def cluster(report: ClusterReport) -> None:
     sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
 
 
-def exported(output: Path, count: int, payload_noun: str, *, over_limit: str | None = None) -> None:
-    """What `detect export --output FILE` wrote; `over_limit` names the importer whose size limit the file exceeds."""
-    sys.stderr.write(f"wrote {count} {payload_noun}(s) to {output}\n")
-    if over_limit:
-        sys.stderr.write(f"warning: {output} is over {over_limit}: export fewer rules per file\n")
+def exported(output: Path, ndjson: str, target: TargetKind) -> None:
+    """What `detect export --output FILE` wrote, in the target's words, and whether the target's importer would
+    refuse a file that size."""
+    payloads = ndjson.count("\n")
+    sys.stderr.write(f"wrote {payloads} {target.payload_noun}(s) to {output}\n")
+    limit = target.import_limit_bytes
+    if limit is not None and len(ndjson.encode("utf-8")) > limit:
+        sys.stderr.write(f"warning: {output} is over {target.title}'s default {limit // (1024 * 1024)} MB import limit: "
+                         "export fewer rules per file\n")
 
 
 def scaffolded(rule_path: Path, fixture_folder: Path) -> None:

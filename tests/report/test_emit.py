@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,22 @@ def test_every_result_type_known_by_name_exists_and_has_its_renderers() -> None:
         assert hasattr(text, name) or hasattr(as_json, name), name
     annotating = {name for name in ("validation", "proof", "deploy", "diffs", "imported", "cluster") if hasattr(github, name)}
     assert annotating == {"validation", "proof", "deploy"} and annotating <= set(known.values())
+
+
+
+def test_an_export_is_counted_in_the_targets_words_and_warned_about_above_its_import_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.report.text import exported
+    from deployer.targets import target_kind
+
+    class Small:
+        title, payload_noun, import_limit_bytes = "Small", "monitor", 3 * 1024 * 1024
+
+    output = tmp_path / "rules.ndjson"
+    exported(output, "{}\n{}\n", target_kind("kibana"))
+    assert capsys.readouterr().err == f"wrote 2 rule(s) to {output}\n"
+    exported(output, "{}\n" * (1024 * 1024), Small())  # type: ignore[arg-type]  # exactly the limit: 3 bytes a line
+    assert capsys.readouterr().err == f"wrote 1048576 monitor(s) to {output}\n"
+    exported(output, "{}\n" * (1024 * 1024 + 1), Small())  # type: ignore[arg-type]
+    assert capsys.readouterr().err == (f"wrote 1048577 monitor(s) to {output}\n"
+                                       f"warning: {output} is over Small's default 3 MB import limit: export fewer rules per file\n")
