@@ -25,7 +25,7 @@ from deployer.cluster.node import RunningNode
 from deployer.cluster.state import clear_state, save_state
 from tests.cluster.test_interrupt import Launched, alive, assert_nothing_left, launched, processes, wait_for_node
 from tests.conftest import detect
-from tests.test_render import on_terminal
+from tests.report.test_progress import on_terminal
 
 UP = [sys.executable, "-m", "deployer", "cluster", "up", "--engine", "opensearch"]
 
