@@ -1,28 +1,23 @@
 """Lucene's regexp and wildcard dialects, as Elasticsearch and OpenSearch evaluate them.
 
-The parser follows `org.apache.lucene.util.automaton.RegExp` with the flags the engines use by default
-(ALL): the same input is accepted or refused, and the tree it builds lets detect explain what a pattern
-means in Lucene. On top of Lucene's own errors it reports PCRE habits that Lucene silently reads as
-something else (`^`, `$`, `(?:`, `\\d`, ...): those are the mistakes that make a ported rule never fire.
+A regexp is read by Lucene's own parser (deployer.dialects.lucene_regexp, flags ALL): the same input is accepted or
+refused, and the tree it builds lets detect explain what a pattern means in Lucene. From how that parser read the
+text, check_regexp reports PCRE habits that Lucene silently reads as something else (`^`, `$`, `(?:`, `\\d`, ...):
+those are the mistakes that make a ported rule never fire.
+
+It also refuses what Lucene 9.12 accepts but a rule never means: the empty regexp, `\\D`, `\\S` or `\\W` inside
+`[...]`, an escaped letter ending a range (`[a-\\d]` is a-d), `<n-m>` with other than ASCII digits or with numbers
+beyond 2147483647, and nesting deeper than Python's stack (from about 140 groups; Lucene's from about 2,000).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Union
 
-_SHORTHAND_CLASSES = "dDsSwW"
-# Lucene 9's predefined classes (RegExp.matchPredefinedCharacterClass); upper case is the complement.
-_SHORTHAND_RANGES = {
-    "d": ((48, 57),),
-    "s": ((9, 10), (12, 13), (32, 32)),
-    "w": ((48, 57), (65, 90), (95, 95), (97, 122)),
-}
-
-
-class LuceneSyntaxError(ValueError):
-    """Lucene itself would refuse the pattern."""
+from deployer.dialects.lucene_regexp import PREDEFINED, Exp, RegExpError, RegExpTooDeep, Token, parse_regexp
 
 
 @dataclass(frozen=True)
@@ -87,199 +82,6 @@ class Finding:
         return f"{self.message} (at character {self.position + 1})"
 
 
-class _Parser:
-    """A port of Lucene 9's recursive-descent RegExp parser (flags ALL), recording PCRE habits on the way."""
-
-    def __init__(self, pattern: str) -> None:
-        self.text = pattern
-        self.pos = 0
-        self.findings: list[Finding] = []
-
-    # --- cursor -------------------------------------------------------------------------------------
-    def more(self) -> bool:
-        return self.pos < len(self.text)
-
-    def peek(self, chars: str) -> bool:
-        return self.more() and self.text[self.pos] in chars
-
-    def match(self, char: str) -> bool:
-        if self.more() and self.text[self.pos] == char:
-            self.pos += 1
-            return True
-        return False
-
-    def next(self) -> str:
-        if not self.more():
-            raise LuceneSyntaxError("unexpected end of pattern")
-        char = self.text[self.pos]
-        self.pos += 1
-        return char
-
-    def note(self, position: int, message: str) -> None:
-        self.findings.append(Finding(position, message))
-
-    # --- grammar ------------------------------------------------------------------------------------
-    def parse(self) -> Node:
-        if self.peek("^"):
-            self.note(0, "'^' is a literal character in Lucene: its regexps always match the whole value, remove it")
-        node = self.union()
-        if self.more():
-            raise LuceneSyntaxError(f"unexpected {self.text[self.pos]!r} at character {self.pos + 1}")
-        return node
-
-    def union(self) -> Node:
-        options = [self.intersection()]
-        while self.match("|"):
-            options.append(self.intersection())
-        return options[0] if len(options) == 1 else Union_(tuple(options))
-
-    def intersection(self) -> Node:
-        node = self.concat()
-        if self.peek("&"):
-            self.note(self.pos, "'&' is Lucene's intersection operator; write '\\&' for the character")
-            self.pos += 1
-            node = Operator("intersection", (node, self.intersection()))
-        return node
-
-    def concat(self) -> Node:
-        parts = [self.repeat()]
-        while self.more() and not self.peek(")|&"):
-            parts.append(self.repeat())
-        return parts[0] if len(parts) == 1 else Concat(tuple(parts))
-
-    def repeat(self) -> Node:
-        start = self.pos
-        after_group = start > 0 and self.text[start - 1] == "("
-        if self.peek("*+?") and not after_group:
-            self.note(start, f"{self.text[start]!r} repeats nothing here: Lucene reads it as a literal character")
-        node = self.complement()
-        while self.peek("?*+{"):
-            if self.match("?"):
-                node = Repeat(node, 0, 1)
-            elif self.match("*"):
-                node = Repeat(node, 0, None)
-            elif self.match("+"):
-                node = Repeat(node, 1, None)
-            else:
-                self.pos += 1  # '{'
-                minimum = self.integer()
-                maximum: int | None = minimum
-                if self.match(","):
-                    maximum = self.integer() if self.peek("0123456789") else None
-                if not self.match("}"):
-                    raise LuceneSyntaxError(f"expected '}}' at character {self.pos + 1}")
-                if maximum is not None and maximum < minimum:
-                    raise LuceneSyntaxError(f"repetition {{{minimum},{maximum}}} has its bounds reversed")
-                # How large a repetition may grow is Lucene's work limit to decide: see lucene_automaton.
-                node = Repeat(node, minimum, maximum)
-        return node
-
-    def integer(self) -> int:
-        start = self.pos
-        while self.peek("0123456789"):
-            self.pos += 1
-        if start == self.pos:
-            raise LuceneSyntaxError(f"integer expected at character {self.pos + 1}")
-        return _java_int(self.text[start : self.pos], start)
-
-    def complement(self) -> Node:
-        if self.peek("~"):
-            self.note(self.pos, "'~' is Lucene's complement operator; write '\\~' for the character")
-            self.pos += 1
-            return Operator("complement", (self.complement(),))
-        return self.char_class()
-
-    def char_class(self) -> Node:
-        if not self.match("["):
-            return self.simple()
-        negated = self.match("^")
-        ranges = self.class_item()
-        while self.more() and not self.peek("]"):
-            ranges += self.class_item()
-        if not self.match("]"):
-            raise LuceneSyntaxError(f"expected ']' at character {self.pos + 1}")
-        return CharClass(tuple(ranges), negated)
-
-    def class_item(self) -> list[tuple[int, int]]:
-        shorthand = self.shorthand()
-        if shorthand is not None:
-            if shorthand.negated:
-                raise LuceneSyntaxError(f"'\\{self.text[self.pos - 1]}' inside [...]: write the class out, e.g. [^0-9]")
-            return list(shorthand.ranges)
-        low = self.char()
-        if self.match("-"):
-            high = self.char()
-            if high < low:
-                raise LuceneSyntaxError(f"invalid range {chr(low)}-{chr(high)}")
-            return [(low, high)]
-        return [(low, low)]
-
-    def shorthand(self) -> CharClass | None:
-        """`\\d`, `\\s`, `\\w` and their complements, which Lucene 9 reads as classes."""
-        if self.text[self.pos : self.pos + 1] != "\\" or self.text[self.pos + 1 : self.pos + 2] not in tuple(_SHORTHAND_CLASSES):
-            return None
-        letter = self.text[self.pos + 1]
-        self.note(self.pos, f"'\\{letter}' is a PCRE shorthand that older engines read as the letter "
-                            f"{letter!r}; write an explicit class such as [0-9]")
-        self.pos += 2
-        return CharClass(_SHORTHAND_RANGES[letter.lower()], letter.isupper())
-
-    def simple(self) -> Node:
-        start = self.pos
-        if self.match("."):
-            return AnyChar()
-        if self.match("#"):
-            self.note(start, "'#' is Lucene's empty-language operator (matches nothing); write '\\#' for the character")
-            return Operator("empty")
-        if self.match("@"):
-            self.note(start, "'@' is Lucene's any-string operator; write '\\@' for the character")
-            return Operator("anystring")
-        if self.match('"'):
-            end = self.text.find('"', self.pos)
-            if end < 0:
-                raise LuceneSyntaxError(f"unterminated '\"' quote at character {start + 1}")
-            literal = self.text[self.pos : end]
-            self.pos = end + 1
-            return Literal(literal)
-        if self.match("("):
-            if self.peek("?"):
-                self.note(start, "'(?' groups and flags are PCRE-only: Lucene reads '?' as a literal character")
-            if self.match(")"):
-                return Literal("")
-            node = self.union()
-            if not self.match(")"):
-                raise LuceneSyntaxError(f"expected ')' at character {self.pos + 1}")
-            return node
-        if self.match("<"):
-            end = self.text.find(">", self.pos)
-            if end < 0:
-                raise LuceneSyntaxError(f"expected '>' at character {len(self.text) + 1}")
-            body = self.text[self.pos : end]
-            self.pos = end + 1
-            interval = re.fullmatch(r"([0-9]+)-([0-9]+)", body)
-            if interval is None:
-                raise LuceneSyntaxError(f"'<{body}>' is not a numeric interval <n-m>; write '\\<' for the character")
-            self.note(start, "'<n-m>' is Lucene's numeric-interval operator; write '\\<' for the character")
-            low, high = (_java_int(interval.group(group), start) for group in (1, 2))
-            return Operator("interval", low=low, high=high)
-        if self.peek("$"):
-            self.note(start, "'$' is a literal character in Lucene: its regexps always match the whole value")
-        shorthand = self.shorthand()
-        return shorthand if shorthand is not None else Char(self.char())
-
-    def char(self) -> int:
-        start = self.pos
-        if self.match("\\"):
-            escaped = self.next()
-            if escaped.isascii() and escaped.isalpha():
-                raise LuceneSyntaxError(f"'\\{escaped}' at character {start + 1} is not a Lucene escape: Lucene 9 refuses "
-                                        "a backslash before a letter other than d, D, s, S, w, W")
-            elif escaped.isdigit():
-                self.note(start, f"'\\{escaped}' is a PCRE back-reference; Lucene reads it as the digit {escaped!r}")
-            return ord(escaped)
-        return ord(self.next())
-
-
 @dataclass(frozen=True)
 class Checked:
     tree: Node | None
@@ -288,24 +90,200 @@ class Checked:
 
 
 def check_regexp(pattern: str) -> Checked:
-    """Parse a regexp as Lucene does; `error` when Lucene refuses it, `findings` for PCRE habits."""
-    parser = _Parser(pattern)
+    """Parse a regexp as Lucene does; `error` when detect refuses it, `findings` for PCRE habits.
+
+    The findings are those read before the error, in the order of the text."""
+    findings: list[Finding] = []
+    if pattern.startswith("^"):
+        findings.append(Finding(0, "'^' is a literal character in Lucene: its regexps always match the whole value, remove it"))
     try:
-        tree = parser.parse()
-    except LuceneSyntaxError as error:
-        return Checked(None, str(error), tuple(parser.findings))
-    except RecursionError:
-        # Lucene's parser recurses too and fails with StackOverflowError (measured from about 2,000 levels).
-        return Checked(None, "groups or operators nest too deeply", tuple(parser.findings))
-    return Checked(tree, None, tuple(parser.findings))
+        # An escaped backslash then a dash is the one text detect reads otherwise than Lucene (see parse_regexp);
+        # elsewhere the readings agree and this is the parse lucene_limits builds from.
+        parsed = parse_regexp(pattern, backslash_ranges="\\\\-" in pattern)
+    except RegExpTooDeep as too_deep:
+        refused = _read(pattern, too_deep.tokens, findings) or "groups or operators nest too deeply"
+        return Checked(None, refused, tuple(findings))
+    error = _read(pattern, parsed.tokens, findings)
+    if error is None and not pattern:
+        error = "unexpected end of pattern"
+    if error is None and parsed.error is not None:
+        error = _refusal(pattern, parsed.error)
+    if error is not None or parsed.exp is None:
+        return Checked(None, error, tuple(findings))
+    return Checked(_tree(parsed.exp), None, tuple(findings))
 
 
-def _java_int(digits: str, position: int) -> int:
-    """A number as Lucene reads it (Integer.parseInt): larger ones make it refuse the pattern."""
-    if len(digits) > 10 or int(digits) > 2**31 - 1:
-        raise LuceneSyntaxError(f"number {digits[:12]}{'...' if len(digits) > 12 else ''} at character {position + 1} "
-                                "is larger than Lucene reads (2147483647)")
-    return int(digits)
+def _read(pattern: str, tokens: tuple[Token, ...], findings: list[Finding]) -> str | None:
+    """Add the findings of what the parser read to `findings`, up to the first construct detect refuses (returned)."""
+    for at, kind, in_class in tokens:
+        if kind == "char" and pattern[at] == "\\":
+            escaped = pattern[at + 1]
+            if escaped.isascii() and escaped.isalpha():  # only where Lucene reads no predefined class: a range's end
+                return _not_an_escape(escaped, at)
+            if escaped.isdigit():
+                findings.append(Finding(at, f"'\\{escaped}' is a PCRE back-reference; Lucene reads it as the digit {escaped!r}"))
+        elif kind == "char" and not in_class and pattern[at] == "$":
+            findings.append(Finding(at, "'$' is a literal character in Lucene: its regexps always match the whole value"))
+        elif kind == "char" and not in_class and pattern[at] in "*+?" and pattern[at - 1:at] not in ("(", "~"):
+            # Read as a character where an operand starts; right after '(' or '~' the group or complement is reported.
+            findings.append(Finding(at, f"{pattern[at]!r} repeats nothing here: Lucene reads it as a literal character"))
+        elif kind == "predefined":
+            letter = pattern[at + 1]
+            findings.append(Finding(at, f"'\\{letter}' is a PCRE shorthand that older engines read as the letter "
+                                        f"{letter!r}; write an explicit class such as [0-9]"))
+            if in_class and letter.isupper():
+                return f"'\\{letter}' inside [...]: write the class out, e.g. [^0-9]"
+        elif kind == "group" and pattern[at + 1:at + 2] == "?":
+            findings.append(Finding(at, "'(?' groups and flags are PCRE-only: Lucene reads '?' as a literal character"))
+        elif kind == "interval":
+            body = pattern[at + 1:pattern.find(">", at + 1)]
+            interval = re.fullmatch(r"([0-9]+)-([0-9]+)", body)
+            if interval is None:
+                return f"'<{body}>' is not a numeric interval <n-m>; write '\\<' for the character"
+            findings.append(Finding(at, "'<n-m>' is Lucene's numeric-interval operator; write '\\<' for the character"))
+            too_large = _too_large(interval.group(1), at) or _too_large(interval.group(2), at)
+            if too_large is not None:
+                return too_large
+        elif kind in _OPERATORS:
+            findings.append(Finding(at, _OPERATORS[kind]))
+    return None
+
+
+_OPERATORS = {
+    "intersection": "'&' is Lucene's intersection operator; write '\\&' for the character",
+    "complement": "'~' is Lucene's complement operator; write '\\~' for the character",
+    "empty": "'#' is Lucene's empty-language operator (matches nothing); write '\\#' for the character",
+    "anystring": "'@' is Lucene's any-string operator; write '\\@' for the character",
+}
+
+
+def _refusal(pattern: str, error: RegExpError) -> str:
+    """Lucene's refusal as detect words it."""
+    at = error.position
+    match error.reason:
+        case "end":
+            return "unexpected end of pattern"
+        case "trailing":
+            return f"unexpected {pattern[at]!r} at character {at + 1}"
+        case "repeat_close":
+            return f"expected '}}' at character {at + 1}"
+        case "repeat_order":
+            return f"repetition {{{error.low},{error.high}}} has its bounds reversed"
+        case "integer":
+            digits = re.match(r"[0-9]*", pattern[at:])
+            return _too_large(digits.group() if digits else "", at) or f"integer expected at character {at + 1}"
+        case "class_close":
+            return f"expected ']' at character {at + 1}"
+        case "range_order":
+            return f"invalid range {chr(error.low)}-{chr(error.high)}"
+        case "escape":
+            return _not_an_escape(pattern[at + 1], at)
+        case "quote":
+            return f"unterminated '\"' quote at character {at + 1}"
+        case "group_close":
+            return f"expected ')' at character {at + 1}"
+        case "interval_close":
+            return f"expected '>' at character {len(pattern) + 1}"
+    return str(error)  # an interval Lucene refuses, which _read refuses first
+
+
+def _not_an_escape(letter: str, position: int) -> str:
+    return (f"'\\{letter}' at character {position + 1} is not a Lucene escape: Lucene 9 refuses "
+            "a backslash before a letter other than d, D, s, S, w, W")
+
+
+def _too_large(digits: str, position: int) -> str | None:
+    """Numbers Lucene reads with Integer.parseInt: a larger one makes it refuse the pattern."""
+    if digits and (len(digits) > 10 or int(digits) > 2**31 - 1):
+        return (f"number {digits[:12]}{'...' if len(digits) > 12 else ''} at character {position + 1} "
+                "is larger than Lucene reads (2147483647)")
+    return None
+
+
+_REPEATS = {"optional": (0, 1), "repeat": (0, None)}
+
+
+def _tree(exp: Exp) -> Node:
+    """Lucene's tree as detect's Node tree, without recursion: a chain of 5,000 `*` nests 5,000 deep."""
+    built: dict[int, Node] = {}
+    work: list[tuple[Exp, bool]] = [(exp, False)]
+    while work:
+        current, ready = work.pop()
+        children = _children(current)
+        if not ready and children:
+            work.append((current, True))
+            work += [(child, False) for child in children]
+            continue
+        built[id(current)] = _node(current, tuple(built.pop(id(child)) for child in children))
+    return built[id(exp)]
+
+
+def _children(exp: Exp) -> list[Exp]:
+    if exp.bracket:
+        return []
+    if exp.kind in ("concatenation", "union"):
+        return _operands(exp, exp.kind)
+    return [child for child in (exp.exp1, exp.exp2) if child is not None]
+
+
+def _operands(exp: Exp, kind: str) -> list[Exp]:
+    """`exp` and the `kind` nodes nested in it (not within a bracket class) as one list, left to right."""
+    operands, work = [], [exp]
+    while work:
+        current = work.pop()
+        if current.kind == kind and current.exp1 is not None and current.exp2 is not None \
+                and (current is exp or not current.bracket):
+            work += [current.exp2, current.exp1]
+        else:
+            operands.append(current)
+    return operands
+
+
+def _node(exp: Exp, children: tuple[Node, ...]) -> Node:
+    kind = exp.kind
+    if exp.bracket or kind == "char_range":
+        return CharClass(_class_ranges(exp), exp.kind == "intersection")
+    if kind == "pre_class":
+        return CharClass(_predefined_ranges(exp.text.lower()), exp.text.isupper())
+    if kind == "char":
+        return Char(exp.code)
+    if kind == "string":
+        return Literal(exp.text)
+    if kind == "anychar":
+        return AnyChar()
+    if kind == "concatenation":
+        return Concat(children)
+    if kind == "union":
+        return Union_(children)
+    if kind in ("optional", "repeat", "repeat_min", "repeat_range"):
+        minimum, maximum = _REPEATS.get(kind, (exp.low, exp.high if kind == "repeat_range" else None))
+        return Repeat(children[0], minimum, maximum)
+    if kind == "interval":
+        return Operator("interval", low=exp.low, high=exp.high)
+    return Operator(kind, children)  # intersection, complement, empty, anystring
+
+
+def _class_ranges(exp: Exp) -> tuple[tuple[int, int], ...]:
+    """The ranges of a bracket class, in the order written; `[^...]` is Lucene's `. & ~(...)`."""
+    if exp.kind == "intersection" and exp.exp2 is not None and exp.exp2.exp1 is not None:
+        exp = exp.exp2.exp1
+    ranges: list[tuple[int, int]] = []
+    for item in _operands(exp, "union"):
+        if item.kind == "pre_class":
+            ranges += _predefined_ranges(item.text.lower())
+        elif item.kind == "char_range":
+            ranges.append((item.low, item.high))
+        else:
+            ranges.append((item.code, item.code))
+    return tuple(ranges)
+
+
+@cache
+def _predefined_ranges(letter: str) -> tuple[tuple[int, int], ...]:
+    """`\\d`, `\\s`, `\\w` as Lucene defines them."""
+    exp = parse_regexp(PREDEFINED[letter]).exp
+    assert exp is not None
+    return _class_ranges(exp)
 
 
 def folding_findings(tree: Node) -> list[Finding]:

@@ -1,5 +1,6 @@
-"""Whether the engines can build a regexp or wildcard query: Lucene 9's RegExp parser and toAutomatonInternal,
-WildcardQuery.toAutomaton and CompiledAutomaton's refusing steps, ported over deployer.dialects.lucene_automaton.
+"""Whether the engines can build a regexp or wildcard query: Lucene 9's RegExp.toAutomatonInternal (over the tree
+deployer.dialects.lucene_regexp parses), WildcardQuery.toAutomaton and CompiledAutomaton's refusing steps, ported
+over deployer.dialects.lucene_automaton.
 
 `(a|b)*a(a|b){20}` passes Lucene's parser but not its work limit: every run of a rule holding it fails with
 "Determinizing ... would require more than 10000 effort". too_complex and wildcard_too_complex say so at
@@ -12,7 +13,6 @@ blow-up), never measured the other way round.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from deployer.dialects.lucene_automaton import (
@@ -36,207 +36,11 @@ from deployer.dialects.lucene_automaton import (
     repeat_range,
     union,
 )
+from deployer.dialects.lucene_regexp import PREDEFINED, Exp, RegExpTooDeep, parse_regexp
 from deployer.dialects.lucene_utf8 import utf32_to_utf8
 
-# --- RegExp ---------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Exp:
-    """A node of Lucene's RegExp tree (RegExp.Kind and its fields)."""
-
-    kind: str
-    exp1: _Exp | None = None
-    exp2: _Exp | None = None
-    text: str = ""
-    code: int = 0
-    low: int = 0
-    high: int = 0
-
-
-_STRINGY = ("char", "string")
-
-
-def _text_of(exp: _Exp) -> str:
-    return exp.text if exp.kind == "string" else chr(exp.code)
-
-
-def _concatenation(first: _Exp, second: _Exp) -> _Exp:
-    """RegExp.makeConcatenation: neighbouring characters and strings merge into one string."""
-    if first.kind in _STRINGY and second.kind in _STRINGY:
-        return _Exp("string", text=_text_of(first) + _text_of(second))
-    if first.kind == "concatenation" and first.exp2 is not None and first.exp2.kind in _STRINGY and second.kind in _STRINGY:
-        return _Exp("concatenation", first.exp1, _Exp("string", text=_text_of(first.exp2) + _text_of(second)))
-    if first.kind in _STRINGY and second.kind == "concatenation" and second.exp1 is not None \
-            and second.exp1.kind in _STRINGY:
-        return _Exp("concatenation", _Exp("string", text=_text_of(first) + _text_of(second.exp1)), second.exp2)
-    return _Exp("concatenation", first, second)
-
-
-class _RegExpParser:
-    """RegExp's parser with the flags ALL (the query DSL's default), building the same tree Lucene builds."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def more(self) -> bool:
-        return self.pos < len(self.text)
-
-    def peek(self, chars: str) -> bool:
-        return self.more() and self.text[self.pos] in chars
-
-    def match(self, char: str) -> bool:
-        if self.more() and self.text[self.pos] == char:
-            self.pos += 1
-            return True
-        return False
-
-    def next(self) -> str:
-        if not self.more():
-            raise ValueError("unexpected end-of-string")
-        self.pos += 1
-        return self.text[self.pos - 1]
-
-    def parse(self) -> _Exp:
-        if not self.text:
-            return _Exp("string", text="")
-        exp = self.union()
-        if self.more():
-            raise ValueError(f"end-of-string expected at position {self.pos}")
-        return exp
-
-    def union(self) -> _Exp:
-        exp = self.intersection()
-        while self.match("|"):
-            exp = _Exp("union", exp, self.intersection())
-        return exp
-
-    def intersection(self) -> _Exp:
-        exp = self.concatenation()
-        while self.match("&"):
-            exp = _Exp("intersection", exp, self.concatenation())
-        return exp
-
-    def concatenation(self) -> _Exp:
-        exp = self.repeat()
-        while self.more() and not self.peek(")|&"):
-            exp = _concatenation(exp, self.repeat())
-        return exp
-
-    def repeat(self) -> _Exp:
-        exp = self.complement()
-        while self.peek("?*+{"):
-            if self.match("?"):
-                exp = _Exp("optional", exp)
-            elif self.match("*"):
-                exp = _Exp("repeat", exp)
-            elif self.match("+"):
-                exp = _Exp("repeat_min", exp, low=1)
-            else:
-                self.pos += 1
-                low = self.integer()
-                high: int | None = low
-                if self.match(","):
-                    high = self.integer() if self.peek("0123456789") else None
-                if not self.match("}"):
-                    raise ValueError(f"expected '}}' at position {self.pos}")
-                if high is not None and low > high:
-                    raise ValueError(f"invalid repetition range(out of order): {low}..{high}")
-                exp = _Exp("repeat_min", exp, low=low) if high is None else _Exp("repeat_range", exp, low=low, high=high)
-        return exp
-
-    def integer(self) -> int:
-        start = self.pos
-        while self.peek("0123456789"):
-            self.pos += 1
-        if start == self.pos or self.pos - start > 10 or int(self.text[start:self.pos]) > 2**31 - 1:
-            raise ValueError(f"integer expected at position {start}")
-        return int(self.text[start:self.pos])
-
-    def complement(self) -> _Exp:
-        if self.match("~"):
-            return _Exp("complement", self.complement())
-        return self.char_class_exp()
-
-    def char_class_exp(self) -> _Exp:
-        if not self.match("["):
-            return self.simple()
-        negate = self.match("^")
-        exp = self.char_class()
-        while self.more() and not self.peek("]"):
-            exp = _Exp("union", exp, self.char_class())
-        if negate:
-            exp = _Exp("intersection", _Exp("anychar"), _Exp("complement", exp))
-        if not self.match("]"):
-            raise ValueError(f"expected ']' at position {self.pos}")
-        return exp
-
-    def char_class(self) -> _Exp:
-        predefined = self.predefined()
-        if predefined is not None:
-            return predefined
-        code = self.char()
-        if self.match("-"):
-            high = self.char()
-            if code > high:
-                raise ValueError("invalid range")
-            return _Exp("char_range", low=code, high=high)
-        return _Exp("char", code=code)
-
-    def predefined(self) -> _Exp | None:
-        if self.match("\\"):
-            if self.peek("dDwWsS"):
-                return _Exp("pre_class", text=self.next())
-            if self.peek("\\"):
-                return _Exp("char", code=ord(self.next()))
-            if self.more() and self.text[self.pos].isascii() and self.text[self.pos].isalpha():
-                raise ValueError(f"invalid character class \\{self.next()}")
-        return None
-
-    def simple(self) -> _Exp:
-        if self.match("."):
-            return _Exp("anychar")
-        if self.match("#"):
-            return _Exp("empty")
-        if self.match("@"):
-            return _Exp("anystring")
-        if self.match('"'):
-            end = self.text.find('"', self.pos)
-            if end < 0:
-                raise ValueError(f"expected '\"' at position {len(self.text)}")
-            literal, self.pos = self.text[self.pos:end], end + 1
-            return _Exp("string", text=literal)
-        if self.match("("):
-            if self.match(")"):
-                return _Exp("string", text="")
-            exp = self.union()
-            if not self.match(")"):
-                raise ValueError(f"expected ')' at position {self.pos}")
-            return exp
-        if self.match("<"):
-            end = self.text.find(">", self.pos)
-            if end < 0:
-                raise ValueError(f"expected '>' at position {len(self.text)}")
-            body, self.pos = self.text[self.pos:end], end + 1
-            low_text, dash, high_text = body.partition("-")
-            if not dash or not low_text.isdigit() or not high_text.isdigit():
-                raise ValueError("interval syntax error")
-            low, high = sorted((int(low_text), int(high_text)))
-            return _Exp("interval", low=low, high=high, code=len(low_text) if len(low_text) == len(high_text) else 0)
-        predefined = self.predefined()
-        if predefined is not None:
-            return predefined
-        return _Exp("char", code=self.char())
-
-    def char(self) -> int:
-        self.match("\\")
-        return ord(self.next())
-
-
-_PREDEFINED = {"d": "[0-9]", "D": "[^0-9]", "s": "[ \t\n\r]", "S": "[^\\s]", "w": "[a-zA-Z_0-9]", "W": "[^\\w]"}
-
-
-def _leaves(exp: _Exp, kind: str, out: list[Automaton], build: _Builder) -> None:
+def _leaves(exp: Exp, kind: str, out: list[Automaton], build: _Builder) -> None:
     """RegExp.findLeaves: nested unions (or concatenations) become one list, whatever the grouping."""
     if exp.kind == kind and exp.exp1 is not None and exp.exp2 is not None:
         _leaves(exp.exp1, kind, out, build)
@@ -252,14 +56,16 @@ class _Builder:
         self.limit = limit
         self.case_insensitive = case_insensitive
 
-    def automaton(self, exp: _Exp) -> Automaton:
+    def automaton(self, exp: Exp) -> Automaton:
         kind, limit = exp.kind, self.limit
         if kind in ("union", "concatenation"):
             parts: list[Automaton] = []
             _leaves(exp, kind, parts, self)
             return minimize(union(parts) if kind == "union" else concatenate(parts), limit)
         if kind == "pre_class":
-            return _Builder(limit, False).automaton(_RegExpParser(_PREDEFINED[exp.text]).parse())
+            predefined = parse_regexp(PREDEFINED[exp.text]).exp
+            assert predefined is not None
+            return _Builder(limit, False).automaton(predefined)
         if kind in ("intersection", "optional", "repeat", "repeat_min", "repeat_range", "complement"):
             assert exp.exp1 is not None
             inner = self.automaton(exp.exp1)
@@ -395,12 +201,14 @@ def too_complex(pattern: str, case_insensitive: bool = False, limit: int = DEFAU
 
     Only for patterns Lucene parses (deployer.dialects.lucene.check_regexp); one that it would not parse gets None."""
     try:
-        tree = _RegExpParser(pattern).parse()
+        tree = parse_regexp(pattern).exp
+        if tree is None:
+            return None
         automaton = _Builder(limit, case_insensitive).automaton(tree)
         _compile(automaton, limit)
     except TooComplex as error:
         return str(error)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, RegExpTooDeep):
         return None
     return None
 
