@@ -154,31 +154,52 @@ def show(
 def test_rules(
     rules: Annotated[Optional[list[str]], typer.Argument(help="Rule files, stems or rule_ids.", show_default="all")] = None,
     fixtures: Annotated[Path, typer.Option(help="Fixtures root: <rule file stem>/match.ndjson, nomatch.ndjson.")] = Path("fixtures"),
-    engine: Annotated[EngineSet, typer.Option(help="Engine(s) to prove the rules on.")] = ENGINES[0],
+    engine: Annotated[Optional[EngineSet], typer.Option(help="Engine(s) to prove the rules on.",
+                                                         show_default=f"{ENGINES[0]}; with --env, the environment's")] = None,
     cluster_url: Annotated[Optional[str], typer.Option(help="Use this cluster instead of a local throwaway node.")] = None,
     ca_cert: Annotated[Optional[Path], typer.Option(help="CA bundle for --cluster-url.")] = None,
     insecure: Annotated[bool, typer.Option(help="Do not verify TLS certificates of --cluster-url.")] = False,
+    env: Annotated[Optional[str], typer.Option("--env", help="Prove on this environment's own clusters (detect.toml), "
+                                               "with its TLS settings and credentials.")] = None,
+    config: ConfigOption = Path("detect.toml"),
     output: FormatOption = "text",
     verbose: VerboseOption = False,
 ) -> None:
     """Prove on a real engine that each rule alerts on exactly its match fixtures. Exit 1 on any failure.
 
     Credentials for --cluster-url come from DETECT_CLUSTER_USERNAME / DETECT_CLUSTER_PASSWORD or
-    DETECT_CLUSTER_API_KEY.
+    DETECT_CLUSTER_API_KEY; with --env, from the variables detect.toml names. The proof writes throwaway indices
+    (detect-proof-*) and removes them.
     """
     from deployer.authoring.show import select_rules
     from deployer.prove import prove
     from deployer.prove.engines import connection_from_environment
 
     selected = select_rules(rules or [])
-    engines = ENGINES if engine == "all" else (engine,)
-    # Where the proof runs: --cluster-url's cluster, or (None) a running `detect cluster up` node or a throwaway one.
+    # Where the proof runs: --cluster-url's cluster, an environment's own clusters (by engine), or (None) a running
+    # `detect cluster up` node or a throwaway one.
     connection = connection_from_environment(cluster_url, ca_cert, insecure) if cluster_url else None
+    by_engine = _environment_clusters(env, config, selected, cluster_url) if env else None
+    if engine is None:  # an environment's engines, else the first
+        engines = tuple(name for name in ENGINES if by_engine and name in by_engine) or ENGINES[:1]
+    else:
+        engines = ENGINES if engine == "all" else (engine,)
     report.verbose_logging(verbose)
     with report.progress_bar(output, verbose=verbose) as progress:
-        proof = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection, progress=progress)
+        proof = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection,
+                      settings_for_engine=by_engine, progress=progress)
     report.emit(proof, output, fixtures_root=fixtures)
     raise typer.Exit(0 if proof.ok else 1)
+
+
+def _environment_clusters(env: str, config: Path, rules: list[Any], cluster_url: str | None) -> dict[str, Any]:
+    """Engine -> the environment's cluster its rules run on (`detect test --env`)."""
+    from deployer.environments import engine_connections, load_environment
+    from deployer.errors import DetectError
+
+    if cluster_url:
+        raise DetectError("--env and --cluster-url both say where to prove: give one of them")
+    return engine_connections(load_environment(env, config, rules))
 
 
 @app.command()

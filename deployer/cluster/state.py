@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deployer.cache import cache_root
+from deployer.cluster import ENGINES
 from deployer.targets.http import JsonApi, RequestFailed, RetryPolicy
 
 from .node import RunningNode, has_processes, pid_alive, stop_workdir
 
-ENGINES = ("opensearch", "elasticsearch")
 STARTING = "starting"
 RUNNING = "running"
 # An orphan never became healthy, so nothing in it is worth a long graceful stop.

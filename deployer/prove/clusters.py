@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from deployer.environments import TargetSettings
 from deployer.errors import DetectError, display_url
-from deployer.prove.engines import Engine, open_engine, settings_for_url
+from deployer.prove.engines import CLUSTER_URL, Engine, open_engine, settings_for_url
 from deployer.report.progress import Progress
 from deployer.targets.http import RequestFailed
 
@@ -34,7 +34,10 @@ def connect(engine: str, settings: TargetSettings) -> Engine:
         return open_engine(engine, settings)
     except RequestFailed as error:
         verb = "cannot use" if error.status is not None else "cannot reach"
-        raise EngineUnavailable(f"{verb} {engine} at {shown}: {failure_in_words(error)}") from None
+        words = failure_in_words(error)
+        if error.status == 401 and settings.name != CLUSTER_URL:  # an environment's cluster: its own variables
+            words = "HTTP 401: the credentials were refused (the environment variables detect.toml names for this cluster)"
+        raise EngineUnavailable(f"{verb} {engine} at {shown}: {words}") from None
     except DetectError as error:  # it answered, but not as that engine
         raise EngineUnavailable(str(error)) from None
     except (httpx.InvalidURL, ValueError):

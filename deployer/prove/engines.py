@@ -49,12 +49,16 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+# The name of the settings `--cluster-url` and a local node are given (an environment's are named after its table).
+CLUSTER_URL = "cluster"
+
+
 def connection_from_environment(url: str, ca_cert: Path | None, insecure: bool) -> TargetSettings:
     """The settings of `--cluster-url`: secrets from the DETECT_CLUSTER_* variables only, never from the command line.
 
     `--insecure` wins over `--ca-cert`, as it always has: nothing is verified."""
     return TargetSettings(
-        name="cluster",
+        name=CLUSTER_URL,
         url=url,
         credentials=Credentials(api_key=os.environ.get("DETECT_CLUSTER_API_KEY"),
                                 username=os.environ.get("DETECT_CLUSTER_USERNAME"),
@@ -65,7 +69,7 @@ def connection_from_environment(url: str, ca_cert: Path | None, insecure: bool) 
 
 def settings_for_url(url: str) -> TargetSettings:
     """A cluster with no credentials and verified TLS: a local node."""
-    return TargetSettings(name="cluster", url=url, credentials=Credentials(), tls=Tls())
+    return TargetSettings(name=CLUSTER_URL, url=url, credentials=Credentials(), tls=Tls())
 
 
 def index_batches(indices: list[str]) -> list[str]:

@@ -63,3 +63,36 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
     result = detect("test", "--cluster-url", "http://127.0.0.1:9", "--format", "json")
     assert result.returncode == 2  # as a deploy to an unreachable target; tests/prove/test_clusters.py has the cases
     assert (result.stdout, result.stderr) == ("", "error: cannot reach opensearch at http://127.0.0.1:9: connection refused\n")
+
+
+def _environments(tmp_path: Path, text: str) -> str:
+    config = tmp_path / "detect.toml"
+    config.write_text(text, "utf-8")
+    return str(config)
+
+
+def test_env_proves_on_the_environments_own_clusters(opensearch_node: RunningNode, elasticsearch_node: RunningNode,
+                                                      tmp_path: Path) -> None:
+    """Each engine on the cluster the environment names for it: OpenSearch at its target's URL, Elasticsearch at
+    the cluster the Kibana table names; without --engine, every engine the environment has."""
+    config = _environments(tmp_path, f'[environments.lab.opensearch]\nurl = "{opensearch_node.url}"\n'
+                                     '[environments.lab.kibana]\nurl = "http://127.0.0.1:9"\n'
+                                     f'[environments.lab.kibana.elasticsearch]\nurl = "{elasticsearch_node.url}"\n')
+    result = detect("test", "--env", "lab", "--config", config, "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    proofs = json.loads(result.stdout)["proofs"]
+    assert sorted({proof["engine"] for proof in proofs}) == ["elasticsearch", "opensearch"]
+    assert all(proof["ok"] for proof in proofs)
+
+
+def test_env_without_a_cluster_for_the_engine_is_one_line(tmp_path: Path) -> None:
+    config = _environments(tmp_path, '[environments.lab.kibana]\nurl = "https://kibana.example.internal"\n')
+    result = detect("test", "--env", "lab", "--config", config, "--engine", "elasticsearch")
+    assert result.returncode == 2
+    assert result.stderr == ("error: elasticsearch: no cluster given for it (no target of the environment runs on it)\n")
+
+
+def test_env_and_cluster_url_together_are_refused(tmp_path: Path) -> None:
+    config = _environments(tmp_path, '[environments.lab.opensearch]\nurl = "http://127.0.0.1:9"\n')
+    result = detect("test", "--env", "lab", "--config", config, "--cluster-url", "http://127.0.0.1:9")
+    assert (result.returncode, result.stderr) == (2, "error: --env and --cluster-url both say where to prove: give one of them\n")

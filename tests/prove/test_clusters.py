@@ -204,3 +204,18 @@ def test_cluster_url_settings_come_from_the_environment(monkeypatch: pytest.Monk
     assert "s3cret" not in repr(settings)
     # --insecure wins over --ca-cert: nothing is verified.
     assert connection_from_environment("https://search.example:9200", tmp_path / "ca.pem", True).tls == Tls(verify=False)
+
+
+def test_a_401_names_the_variables_of_where_the_settings_came_from(answering: Start) -> None:
+    """--cluster-url's credentials come from DETECT_CLUSTER_*; an environment's from the variables detect.toml names."""
+    import dataclasses
+
+    denied = answering(401, {"error": "unauthorized"})
+    messages = []
+    for settings in (settings_for_url(denied), dataclasses.replace(settings_for_url(denied), name="opensearch")):
+        with pytest.raises(EngineUnavailable) as raised:
+            connect("opensearch", settings)
+        messages.append(str(raised.value))
+    assert "DETECT_CLUSTER_USERNAME" in messages[0]
+    assert messages[1] == (f"cannot use opensearch at {denied}: HTTP 401: the credentials were refused (the environment "
+                           "variables detect.toml names for this cluster)")
