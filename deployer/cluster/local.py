@@ -78,7 +78,8 @@ class ClusterReport:
 def cluster_up(engine: str, progress: Progress) -> ClusterReport:
     from deployer.cluster.distribution import ensure_distribution
     from deployer.cluster.errors import ClusterError
-    from deployer.cluster.node import start_node, stop_workdir
+    from deployer.cluster.node import start_node
+    from deployer.cluster.processes import stop_workdir
     from deployer.cluster.state import (
         clean_orphans,
         clear_state,

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deployer.cluster import node as node_mod
-from deployer.cluster.distribution import (
-    ELASTICSEARCH_VERSION,
-    OPENSEARCH_VERSION,
-    ensure_distribution,
-)
-from deployer.cluster.errors import ClusterError
+from deployer.cluster.distribution import ELASTICSEARCH_VERSION, OPENSEARCH_VERSION
 from deployer.cluster.node import pid_alive, start_node, stop_node
+from deployer.cluster.processes import _any_in_group
 from deployer.cluster.state import clear_state, load_state, save_state
+from tests.cluster.test_processes import processes_using
 
 # Every fixture timestamp is relative to this instant, so the monitor window
 # [period_end-70m, period_end-10m) is known without waiting for a scheduler.
@@ -95,21 +88,6 @@ def _regexp_ids(client: httpx.Client, index: str, regex: str) -> set[str]:
     )
     assert resp.status_code == 200, resp.text
     return {hit["_id"] for hit in resp.json()["hits"]["hits"]}
-
-
-def _processes_using(workdir: Path) -> list[int]:
-    """Pids of live processes whose command line names `workdir` (-Epath.data=...)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(workdir).encode() in cmdline and node_mod.pid_alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 # -- OpenSearch ---------------------------------------------------------------------
@@ -338,14 +316,6 @@ def test_elasticsearch_regexp_on_keyword(es_client: httpx.Client) -> None:
 # -- lifecycle -----------------------------------------------------------------------
 
 
-def test_second_ensure_downloads_nothing(opensearch_home: Path) -> None:
-    said: list[str] = []
-    started = time.monotonic()
-    assert ensure_distribution("opensearch", progress=said.append) == opensearch_home
-    assert said == []
-    assert time.monotonic() - started < 2.0
-
-
 def test_stop_removes_process_group_and_workdir(opensearch_home: Path, tmp_path: Path) -> None:
     node = start_node("opensearch", opensearch_home, die_with_parent=True)
     try:
@@ -356,29 +326,14 @@ def test_stop_removes_process_group_and_workdir(opensearch_home: Path, tmp_path:
     finally:
         stop_node(node)
     assert not pid_alive(node.pid)
-    assert not node_mod._any_in_group(node.pid)
-    assert _processes_using(node.workdir) == []
+    assert not _any_in_group(node.pid)
+    assert processes_using(node.workdir) == []
     assert not node.workdir.exists()
     # the record outlives the node, but no longer counts as running
     assert load_state("opensearch", cache_dir=tmp_path) is None
     assert load_state("opensearch", cache_dir=tmp_path, check=False) == node
     clear_state("opensearch", cache_dir=tmp_path)
     assert load_state("opensearch", cache_dir=tmp_path, check=False) is None
-
-
-def test_failed_start_names_the_log(opensearch_home: Path) -> None:
-    with pytest.raises(ClusterError) as caught:
-        start_node("opensearch", opensearch_home, settings={"detect.no.such.setting": "x"}, timeout=120)
-    message = str(caught.value)
-    assert "\n" not in message
-    assert "unknown setting [detect.no.such.setting]" in message
-    log = Path(message.rsplit("(log: ", 1)[1].rstrip(")"))
-    assert log.is_file()
-    # the failed node's folder is kept for reading, and nothing is left running
-    workdir = log.parent.parent
-    assert workdir.name.startswith("detect-opensearch-")
-    assert _processes_using(workdir) == []
-    shutil.rmtree(workdir)
 
 
 def test_node_outlives_its_starter_and_stops_from_elsewhere(opensearch_home: Path, tmp_path: Path) -> None:
@@ -400,20 +355,6 @@ def test_node_outlives_its_starter_and_stops_from_elsewhere(opensearch_home: Pat
     finally:
         stop_node(node)
     assert not pid_alive(node.pid)
-    assert _processes_using(node.workdir) == []
+    assert processes_using(node.workdir) == []
     assert not node.workdir.exists()
     assert load_state("opensearch", cache_dir=tmp_path) is None
-
-
-def test_stop_leaves_a_reused_pid_alone(tmp_path: Path) -> None:
-    """A stale record whose pid now belongs to another process must not kill it."""
-    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
-    try:
-        workdir = tmp_path / "gone"
-        workdir.mkdir()
-        stop_node(node_mod.RunningNode("opensearch", "http://127.0.0.1:9", sleeper.pid, workdir))
-        assert sleeper.poll() is None
-        assert not workdir.exists()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
