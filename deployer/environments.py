@@ -230,7 +230,7 @@ def adapt_rule(rule: Rule, environment: Environment) -> Rule:
     return dataclasses.replace(
         rule,
         enabled=rule.enabled if environment.enabled is None else environment.enabled,
-        index=environment.index.get(rule.data_source, rule.index),
+        index=environment.index.get(rule.data_source, rule.index) if rule.data_source else rule.index,
         exclusions=exclusions,
     )
 

@@ -100,13 +100,13 @@ def config_warnings(document: dict[str, Any], *, shown: str = "detect.toml",
 
 
 def _exclusion_problems(shown: str, where: list[str | int], item: dict[str, Any], by_id: dict[str, Rule]) -> list[Problem]:
-    from deployer.rules.datasource import load_data_source
+    from deployer.rules.fields import rule_fields
 
     rule = by_id.get(item["rule_id"])
     if rule is None:
         return [Problem(shown, key_path([*where, "rule_id"]),
                         f"no valid rule has rule_id {item['rule_id']!r}: this exclusion would never apply")]
-    source = load_data_source(rule.data_source)
+    source = rule_fields(rule)
     if source is None:  # the rule itself is reported
         return []
     return [Problem(shown, key_path([*where, "field"] if number is None else [*where, "values", number]),

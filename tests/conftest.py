@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "tests" / "data"
 DETECTIONS = RULES / "detections"
 FIXTURES = RULES / "fixtures"
+DATASOURCES = RULES / "datasources"
 
 
 def detect(*arguments: str, cwd: Path = RULES) -> subprocess.CompletedProcess[str]:
@@ -46,6 +47,19 @@ def _validation_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ.pop("DETECT_VALIDATION_CACHE", None)
     else:
         os.environ["DETECT_VALIDATION_CACHE"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_sources() -> Iterator[None]:
+    """The suite reads its own data sources (tests/data/datasources), never the team's datasources/ folder, wherever
+    a test runs detect (in a temporary folder too)."""
+    before = os.environ.get("DETECT_DATASOURCES")
+    os.environ["DETECT_DATASOURCES"] = str(DATASOURCES)
+    yield
+    if before is None:
+        os.environ.pop("DETECT_DATASOURCES", None)
+    else:
+        os.environ["DETECT_DATASOURCES"] = before
 
 
 @pytest.fixture

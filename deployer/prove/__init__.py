@@ -19,7 +19,7 @@ from deployer.prove.case import ProofCase, ProofIndices
 from deployer.prove.fixtures import FixtureEvent, RuleFixtures, load_fixtures
 from deployer.prove.verdict import EngineProof
 from deployer.report.progress import Progress, no_progress
-from deployer.rules.datasource import load_data_source
+from deployer.rules.fields import named_fields, rule_fields
 from deployer.rules.model import Rule
 
 if TYPE_CHECKING:
@@ -77,12 +77,13 @@ def prove_on_engine(engine: Engine, fixtures: list[RuleFixtures], instant: datet
     try:
         for number, rule_fixtures in enumerate(fixtures):
             rule = rule_fixtures.rule
-            source = load_data_source(rule.data_source)
+            source = rule_fields(rule)
             if source is None:
                 raise DetectError(f"{rule.path}: unknown data source {rule.data_source}")
             views = ProofIndices(f"detect-proof-{run}-{number}-all", f"detect-proof-{run}-{number}-nomatch")
             indices[rule.rule_id] = views
-            engine.create_index(views.everything, source.index_mapping())
+            engine.create_index(views.everything, source.index_mapping(
+                named_fields(rule, (event.document for event in rule_fixtures.events))))
             created.append(views.everything)
             documents += [(views.everything, event) for event in rule_fixtures.events]
             # The near misses alone (a monitor's second run sees only them): an alias, not a second index (a

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import Problem, display_path, pointer_of
-from deployer.rules.datasource import DataSource, load_data_source
+from deployer.rules.fields import Fields, rule_fields
 from deployer.rules.files import read_bounded
 from deployer.rules.jsontext import InvalidJson, parse_json
 from deployer.rules.model import Duration, Rule
@@ -106,7 +106,7 @@ Line = tuple[str, int, bool, dict[str, Any]]  # (file as shown, line number, mus
 def _read_events(rule: Rule, root: Path) -> tuple[list[Line], list[Problem]]:
     """Every event of the rule's fixture files, and every problem in them, each named `file:line` and pointer."""
     folder = fixture_folder(rule, root)
-    source = load_data_source(rule.data_source)
+    source = rule_fields(rule)
     problems: list[Problem] = []
     raw: list[Line] = []
     for name, expected in FIXTURE_FILES.items():
@@ -144,10 +144,10 @@ def _read_events(rule: Rule, root: Path) -> tuple[list[Line], list[Problem]]:
     return raw, problems
 
 
-def event_problems(document: dict[str, Any], source: DataSource) -> list[tuple[str, str]]:
+def event_problems(document: dict[str, Any], source: Fields) -> list[tuple[str, str]]:
     """(pointer, message) for each thing an engine would refuse or misread in one fixture event.
 
-    The test index maps exactly the data source's fields (dynamic: strict), so a field outside it, a value of the
+    The test index maps the fields the rule may name (dynamic: strict), so a field outside them, a value of the
     wrong type or a dotted key would fail at indexing, after a node start, as the engine's own answer."""
     found: list[tuple[str, str]] = []
     stamp = document.get("@timestamp")
@@ -159,7 +159,7 @@ def event_problems(document: dict[str, Any], source: DataSource) -> list[tuple[s
     return found
 
 
-def _object_problems(node: dict[str, Any], parents: list[str], source: DataSource, found: list[tuple[str, str]]) -> None:
+def _object_problems(node: dict[str, Any], parents: list[str], source: Fields, found: list[tuple[str, str]]) -> None:
     for key, value in node.items():
         parts = [*parents, key]
         pointer = pointer_of(parts)
@@ -172,23 +172,25 @@ def _object_problems(node: dict[str, Any], parents: list[str], source: DataSourc
         if field == "@timestamp":
             continue
         field_type = source.field_types.get(field)
+        if field_type in ("object", "flattened", "nested"):
+            continue  # keys of the user's own (ECS labels.*): the test index maps them as they come
         values = value if isinstance(value, list) else [value]
         if field_type is not None:
             for index, item in enumerate(values):
                 message = _type_problem(item, field_type)
                 if message:
                     where = pointer_of([*parts, index]) if isinstance(value, list) else pointer
-                    found.append((where, f"{field} is a {field_type} field in data source {source.name}: {message}"))
-        elif any(known.startswith(field + ".") for known in source.field_types):
+                    found.append((where, f"{field} is a {field_type} field in {source.where(field)}: {message}"))
+        elif field in source.objects:
             for index, item in enumerate(values):
                 if isinstance(item, dict):
                     _object_problems(item, parts, source, found)
                 elif item is not None:
                     where = pointer_of([*parts, index]) if isinstance(value, list) else pointer
-                    found.append((where, f"{field} holds fields in data source {source.name}: expected an object, "
+                    found.append((where, f"{field} holds fields in {source.described}: expected an object, "
                                          f"got {_json_type(item)}"))
         else:
-            found.append((pointer, f"field {field!r} is not in data source {source.name}"))
+            found.append((pointer, f"field {field!r} is not in {source.described}"))
 
 
 _INTEGER_TYPES = {"long": 63, "integer": 31, "short": 15, "byte": 7}

@@ -103,7 +103,7 @@ class Rule:
     enabled: bool
     schedule: Schedule
     index: tuple[str, ...]
-    data_source: str
+    data_source: str | None  # None: the fields are what its index patterns hold (deployer/rules/fields.py)
     language: Language
     query: str | JSON
     group_by: tuple[str, ...]
@@ -140,7 +140,7 @@ class Rule:
             enabled=document.get("enabled", False),
             schedule=Schedule.from_document(document),
             index=tuple(document["index"]),
-            data_source=document["data_source"],
+            data_source=document.get("data_source"),
             language=document["language"],
             query=document["query"],
             group_by=group_by,

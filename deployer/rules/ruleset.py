@@ -9,6 +9,7 @@ from pathlib import Path
 from deployer.errors import InvalidRules, Problem, display_path
 from deployer.prove.fixtures import check_fixtures, fixture_bytes
 from deployer.rules.cache import load_valid, record_key, record_valid
+from deployer.rules.datasource import catalog
 from deployer.rules.files import load_rules
 from deployer.rules.model import Rule
 from deployer.rules.schema import schema_problems
@@ -37,8 +38,10 @@ def validate_paths(paths: Iterable[Path], *, base: str | None = None, fixtures: 
     rules: list[Rule] = []
     known_valid = load_valid()
     found_valid: set[str] = set()
+    # The team's data sources decide validity too: a rule valid under one set of them is checked again under another.
+    data_sources = catalog().digest.encode()
     for source in loaded.sources:
-        key = source.digest
+        key = record_key(source.digest, data_sources) if source.digest else ""
         if key and fixtures is not None:
             # The record is keyed by the fixtures too: changing a fixture file must check the rule again.
             contents = fixture_bytes(source.path, fixtures)

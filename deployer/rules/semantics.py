@@ -10,7 +10,8 @@ from deployer.dialects.eql import EqlSyntax, parse_eql
 from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findings
 from deployer.dialects.lucene_limits import too_complex, wildcard_too_complex
 from deployer.errors import pointer_of
-from deployer.rules.datasource import DataSource, available_data_sources, load_data_source
+from deployer.rules.datasource import available_data_sources, datasources_folder
+from deployer.rules.fields import Fields, rule_fields
 from deployer.rules.model import Rule
 
 # Kibana's risk score bands (its RiskScore schema); a severity outside its band misleads triage.
@@ -27,10 +28,11 @@ Finding = tuple[str, str]  # (JSON pointer, message)
 def rule_findings(rule: Rule) -> list[Finding]:
     """Every semantic problem of one schema-valid rule."""
     findings = [*_placeholders(rule), *_scoring(rule), *_schedule(rule)]
-    source = load_data_source(rule.data_source)
+    source = rule_fields(rule)
     if source is None:
         known = ", ".join(available_data_sources())
-        return [*findings, ("/data_source", f"unknown data source {rule.data_source!r} (known: {known})")]
+        where = f"known: {known}" if known else f"{datasources_folder()}/ holds none"
+        return [*findings, ("/data_source", f"unknown data source {rule.data_source!r} ({where})")]
     uses, query_findings = _query_uses(rule)
     findings += query_findings
     findings += _field_findings(uses, source)
@@ -92,13 +94,13 @@ def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
     return uses, [("/query", finding) for finding in parsed.escape_findings]
 
 
-def _field_findings(uses: list[FieldUse], source: DataSource) -> Iterator[Finding]:
+def _field_findings(uses: list[FieldUse], source: Fields) -> Iterator[Finding]:
     missing: set[tuple[str, str]] = set()
     for use in uses:
         if not source.has(use.field):
             if (use.pointer, use.field) not in missing:
                 missing.add((use.pointer, use.field))
-                yield use.pointer, f"field {use.field!r} is not in data source {source.name}"
+                yield use.pointer, f"field {use.field!r} is not in {source.described}"
             continue
         field_type = source.field_types[use.field]
         if use.kind in ("regexp", "wildcard", "prefix") and field_type not in _PATTERN_FIELD_TYPES:
@@ -134,10 +136,10 @@ def _regexp_findings(use: FieldUse) -> Iterator[Finding]:
             yield use.pointer, f"regexp {use.value!r}: {finding.message}"
 
 
-def _grouping(rule: Rule, source: DataSource) -> Iterator[Finding]:
+def _grouping(rule: Rule, source: Fields) -> Iterator[Finding]:
     for index, field in enumerate(rule.group_by):
         if not source.has(field):
-            yield pointer_of(["group_by", index]), f"field {field!r} is not in data source {source.name}"
+            yield pointer_of(["group_by", index]), f"field {field!r} is not in {source.described}"
     if len(rule.group_by) > 3 and not rule.suppression_written:
         yield "/group_by", ("Kibana suppresses alerts on at most 3 fields: add alert_suppression.group_by "
                             "naming the ones that identify a group")
@@ -146,6 +148,6 @@ def _grouping(rule: Rule, source: DataSource) -> Iterator[Finding]:
             yield pointer_of(["alert_suppression", "group_by", index]), f"{field!r} is not one of group_by"
     for name in rule.placeholders:
         if not source.has(name):
-            yield "/risk_message", f"placeholder {{{{{name}}}}} names no field of data source {source.name}"
+            yield "/risk_message", f"placeholder {{{{{name}}}}} names no field of {source.described}"
         elif name not in rule.group_by:
             yield "/risk_message", f"placeholder {{{{{name}}}}} is not in group_by, so one alert has no single value for it"

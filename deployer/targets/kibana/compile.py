@@ -7,7 +7,7 @@ from typing import Any
 
 from deployer.dialects.dsl import scan_dsl
 from deployer.dialects.eql import parse_eql
-from deployer.rules.datasource import load_data_source
+from deployer.rules.fields import rule_fields
 from deployer.rules.model import JSON, Exclusion, Rule, payload_hash
 from deployer.targets.base import Desired
 
@@ -67,8 +67,9 @@ def _same_fields(rule: Rule) -> dict[str, Any]:
 def _marker(rule: Rule) -> JSON:
     """What detect needs to recognise its own rules, see whether they changed and import them back (fields
     Kibana has no place for), stored in the rule's `meta`."""
-    marker: JSON = {"rule_id": rule.rule_id, "version": rule.version, "content_hash": rule.content_hash,
-                    "data_source": rule.data_source}
+    marker: JSON = {"rule_id": rule.rule_id, "version": rule.version, "content_hash": rule.content_hash}
+    if rule.data_source is not None:
+        marker["data_source"] = rule.data_source
     if rule.risk_message:
         marker["risk_message"] = rule.risk_message
     return marker
@@ -86,7 +87,7 @@ def _exclusion_filter(exclusion: Exclusion) -> JSON:
 
 
 def _required_fields(rule: Rule) -> list[JSON]:
-    source = load_data_source(rule.data_source)
+    source = rule_fields(rule)
     if source is None:
         return []
     uses = parse_eql(rule.eql).uses if rule.language == "eql" else scan_dsl(rule.dsl).uses

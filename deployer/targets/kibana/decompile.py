@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from deployer.errors import DetectError, InvalidRules, Problem, UnsupportedByTarget, display_path
-from deployer.rules.datasource import load_data_source
 from deployer.rules.files import read_bounded
 from deployer.rules.model import JSON
 from deployer.targets.kibana.compile import EXCLUSION_ALIAS, MANAGED_TAG, SAME_FIELDS
@@ -33,7 +32,9 @@ def decompile_rule(payload: JSON) -> tuple[JSON, list[str]]:
     document["index"] = list(payload.get("index") or [])
     if not document["index"]:
         raise UnsupportedByTarget("/index", "the rule has no index patterns (a data view rule): detect rules name their indices")
-    document["data_source"] = marker.get("data_source") or _data_source_of(document["index"])
+    data_source = marker.get("data_source") or _data_source_of(document["index"])
+    if data_source:  # else its fields are what its index patterns hold
+        document["data_source"] = data_source
     filters = list(payload.get("filters") or [])
     exclusions = [_exclusion_of(item) for item in filters if _is_exclusion(item)]
     rest = [item for item in filters if not _is_exclusion(item)]
@@ -87,16 +88,12 @@ def _is_dsl_filter(item: JSON) -> bool:
     return not meta.get("negate") or (set(query) == {"terms"} and len(query["terms"]) == 1)
 
 
-def _data_source_of(index: list[str]) -> str:
-    """The data source whose index patterns the rule reads, for rules written outside detect."""
-    from deployer.rules.datasource import available_data_sources
+def _data_source_of(index: list[str]) -> str | None:
+    """The data source all of whose index patterns the rule reads, for rules written outside detect; None when no
+    one data source has them all (the rule's fields are then checked against what its patterns hold)."""
+    from deployer.rules.datasource import catalog
 
-    for name in available_data_sources():
-        source = load_data_source(name)
-        if source is not None and set(index) & set(source.index):
-            return name
-    raise UnsupportedByTarget("/index", f"no detect data source reads {', '.join(index)}: add a field table under "
-                              "deployer/datasources/ first")
+    return next((source.name for source in catalog().sources if set(index) <= set(source.index)), None)
 
 
 def read_export(export: Path) -> list[tuple[int, JSON]]:

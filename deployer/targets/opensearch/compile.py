@@ -64,6 +64,8 @@ def _window_end(end: Duration | None) -> str:
 def _marker(rule: Rule) -> JSON:
     marker: JSON = {"rule_id": rule.rule_id, "version": rule.version, "content_hash": rule.content_hash,
                     "data_source": rule.data_source, "risk_score": rule.risk_score, "severity": rule.severity, "tags": list(rule.tags)}
+    if rule.data_source is None:
+        del marker["data_source"]  # its fields are what its index patterns hold
     if rule.risk_message:
         marker["risk_message"] = rule.risk_message
     return marker
