@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from deployer.authoring.adopt import ImportReport
     from deployer.cluster.local import ClusterReport
     from deployer.deploy.run import DeployReport, RuleDiff
     from deployer.errors import Problem
@@ -88,6 +89,21 @@ def diffs(diffs: list[RuleDiff]) -> dict[str, Any]:
         {"rule_id": item.entry.rule_id, "target": item.entry.target, "action": item.entry.action.value,
          "reason": item.entry.reason, "changes": [change.as_json() for change in item.entry.changes], "diff": item.text}
         for item in diffs]}
+
+
+def imported(report: ImportReport) -> dict[str, Any]:
+    """`summary` holds the counts text shows: written, unchanged, skipped by cause, problems."""
+    return {
+        "ok": report.ok,
+        "written": [str(path) for path in report.written],
+        "unchanged": [str(path) for path in report.unchanged],
+        "skipped": [{"where": skipped.where, "rule_id": skipped.rule_id, "reason": skipped.reason, "cause": skipped.cause}
+                    for skipped in report.skipped],
+        "notes": report.notes,
+        "problems": [problem(found) for found in report.problems],
+        "summary": {"written": len(report.written), "unchanged": len(report.unchanged), "skipped": len(report.skipped),
+                    "skipped_by_cause": dict(report.skipped_by_cause()), "problems": len(report.problems)},
+    }
 
 
 def cluster(report: ClusterReport) -> dict[str, Any]:

@@ -30,7 +30,8 @@ _SHOWN_CHANGES = 8
 def _console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: rich reads `:100:` as an emoji code, and file:line: text (export.ndjson:100: ...) is full of them.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def problem_lines(problems: Iterable[Problem]) -> None:
@@ -43,7 +44,7 @@ def validation(validation: Validation) -> None:
     problem_lines(validation.problems)
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, emoji=False)
     if validation.ok:
         console.print(f"[green]✓[/green] {len(validation.rules)} rule(s) valid in {validation.files} file(s)")
     else:
@@ -135,11 +136,13 @@ def diffs(diffs: list[RuleDiff]) -> None:
     from rich.console import Console
 
     differing = sum(1 for item in diffs if item.text)
-    Console(stderr=True, highlight=False).print(
+    Console(stderr=True, highlight=False, emoji=False).print(
         f"{differing} of {len(diffs)} rule-target pair(s) differ" if differing else f"no differences ({len(diffs)} compared)")
 
 
 def imported(report: ImportReport) -> None:
+    """A line per rule file written and per rule skipped, then the counts: written, unchanged, skipped (by reason)
+    and problems. Paths, rule ids and reasons are the export's own text: never read as markup or emoji codes."""
     from rich.markup import escape
 
     problem_lines(report.problems)
@@ -150,9 +153,11 @@ def imported(report: ImportReport) -> None:
         console.print(f"[red]✗[/red] {escape(skipped.where)}: {escape(skipped.rule_id)}: skipped: {escape(skipped.reason)}")
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    verdict = "[green]imported[/green]" if report.ok else "[red]incomplete:[/red]"
-    console.print(f"{verdict} {len(report.written)} rule file(s) written, {len(report.skipped)} rule(s) skipped, "
-                  f"{len(report.problems)} problem(s) in the written files")
+    verdict = "[green]imported:[/green]" if report.ok else "[red]incomplete:[/red]"
+    console.print(f"{verdict} {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.skipped)} "
+                  f"skipped, {len(report.problems)} problem(s) in the written files")
+    for cause, count in report.skipped_by_cause():
+        console.print(f"  {count:>5} skipped: {escape(cause)}")
 
 
 def cluster(report: ClusterReport) -> None:
