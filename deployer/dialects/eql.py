@@ -1,13 +1,18 @@
-"""EQL as Elasticsearch reads it, checked with Elastic's `eql` parser (its evaluator is not ES-faithful: unused)."""
+"""EQL as Elasticsearch reads it, checked with Elastic's `eql` parser (its evaluator is not ES-faithful: unused).
+
+The library runs with its Elasticsearch syntax and the forms Elasticsearch has added (`sample`, `with runs=`,
+missing events `![...]`); eql_es.py holds where the two still part and what the library's AST loses."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from deployer.dialects.dsl import FieldUse
+from deployer.dialects.eql_es import EsFacts, RunsOutOfRange, es_facts, prepare, type_findings
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,9 @@ class EqlParsed:
 
     tree: Any
     uses: tuple[FieldUse, ...]
-    event_category: str  # "any" or the category before `where`; "sequence" etc. for multi-event queries
+    event_category: str  # "any" or the category before `where`; "sequence", "sample" etc. for multi-event queries
     escape_findings: tuple[str, ...] = ()  # control characters that escapes made in path values (see _escape_findings)
+    es: EsFacts = field(default_factory=EsFacts)  # optional fields, `in` values, constructs Elasticsearch refuses
 
 
 class EqlSyntax(ValueError):
@@ -30,8 +36,14 @@ def parse_eql(text: str) -> EqlParsed:
     import eql  # 0.5 s to import: only when a rule is EQL
 
     try:
-        with eql.parser.elasticsearch_syntax, eql.parser.ignore_missing_functions:
-            tree = eql.parse_query(text)
+        prepared = prepare(text)
+        with eql.parser.elasticsearch_syntax, eql.parser.ignore_missing_functions, eql.parser.allow_sample, \
+                eql.parser.allow_runs, eql.parser.allow_negation:
+            lark_tree, tree = _parse(prepared, eql)
+    except RunsOutOfRange as error:
+        line = text.count("\n", 0, error.offset) + 1
+        column = error.offset - (text.rfind("\n", 0, error.offset) + 1) + 1
+        raise EqlSyntax(f"EQL does not parse at line {line} column {column}: {error}") from None
     except eql.EqlError as error:
         line = getattr(error, "line", 0) + 1
         column = getattr(error, "column", 0) + 1
@@ -42,7 +54,51 @@ def parse_eql(text: str) -> EqlParsed:
     category = first.event_type if isinstance(first, eql.ast.EventQuery) else type(first).__name__.lower()
     if tree.pipes:
         category = "piped"
-    return EqlParsed(tree, uses, category, tuple(_escape_findings(tree, eql)))
+    return EqlParsed(tree, uses, category, tuple(_escape_findings(tree, eql)), es_facts(lark_tree))
+
+
+def _parse(text: str, eql: Any) -> tuple[Any, Any]:
+    """The lark parse tree and the optimised `eql` AST of one query, from one parse.
+
+    What eql.parse_query does (eql 1.x, parser._parse), keeping the lark tree it discards: the AST loses `?`, `in`
+    against `==`, `![` and the pipes' and functions' names as written, which eql_es reads from the tree."""
+    from eql import parser
+
+    text = text if text.endswith("\n") else text + "\n"
+    with parser.ParserConfig(implied_any=False, implied_base=False, allow_subqueries=True, preprocessor=None,
+                             allow_pipes=True):
+        parser.load_extensions(force=False)
+        walker = parser.LarkToEQL(text)
+        try:
+            lark_tree = parser.lark_parser.parse(text, start="piped_query")
+        except parser.LarkError as error:
+            width = len(error.token) if hasattr(error, "token") else 1
+            raise eql.EqlSyntaxError("Invalid syntax", line=error.line - 1, column=error.column - 1, width=width,
+                                     source="\n".join(walker.lines[error.line - 2:error.line])) from None
+        node = walker.visit(lark_tree)
+        if isinstance(node, parser.NodeInfo):
+            node = node.node
+        return lark_tree, parser.Optimizer(recursive=True).walk(node)
+
+
+class KnownFields(Protocol):
+    """What the checks need of a rule's fields: a data source, or the fields its index patterns hold."""
+
+    def has(self, name: str) -> bool: ...
+
+    @property
+    def field_types(self) -> Mapping[str, str]: ...
+
+
+def checked_uses(parsed: EqlParsed, source: KnownFields) -> tuple[list[FieldUse], list[str]]:
+    """The uses to check against `source`, and what Elasticsearch refuses in the query given those fields.
+
+    An optional field (`?name`) that `source` lacks is no missing field: Elasticsearch reads it as null."""
+    optional = parsed.es.optional_fields
+    uses = [use for use in parsed.uses if use.field not in optional or source.has(use.field)]
+    refused = [*parsed.es.refusals, *type_findings(
+        parsed.es.in_sets, lambda name: source.field_types[name] if source.has(name) else None)]
+    return uses, refused
 
 
 def _escape_hint(text: str, line: int, column: int) -> str:

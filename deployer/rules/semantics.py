@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from deployer.authoring.scaffold import PLACEHOLDER
 from deployer.dialects.dsl import FieldUse, scan_dsl
-from deployer.dialects.eql import EqlSyntax, parse_eql
+from deployer.dialects.eql import EqlSyntax, KnownFields, checked_uses, parse_eql
 from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findings
 from deployer.dialects.lucene_limits import too_complex, wildcard_too_complex
 from deployer.errors import pointer_of
@@ -33,7 +33,7 @@ def rule_findings(rule: Rule) -> list[Finding]:
         known = ", ".join(available_data_sources())
         where = f"known: {known}" if known else f"{datasources_folder()}/ holds none"
         return [*findings, ("/data_source", f"unknown data source {rule.data_source!r} ({where})")]
-    uses, query_findings = _query_uses(rule)
+    uses, query_findings = _query_uses(rule, source)
     findings += query_findings
     findings += _field_findings(uses, source)
     findings += _grouping(rule, source)
@@ -79,7 +79,7 @@ def _schedule(rule: Rule) -> Iterator[Finding]:
                         f"({schedule.interval}): events between runs would never be examined")
 
 
-def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
+def _query_uses(rule: Rule, source: KnownFields) -> tuple[list[FieldUse], list[Finding]]:
     if rule.language == "dsl":
         scan = scan_dsl(rule.dsl)
         return scan.uses, list(scan.problems)
@@ -87,11 +87,11 @@ def _query_uses(rule: Rule) -> tuple[list[FieldUse], list[Finding]]:
         parsed = parse_eql(rule.eql)
     except EqlSyntax as error:
         return [], [("/query", str(error))]
-    uses = list(parsed.uses)
-    if parsed.event_category not in ("any", "sequence", "join", "piped"):
+    uses, refused = checked_uses(parsed, source)
+    if parsed.event_category not in ("any", "sequence", "sample", "join", "piped"):
         # `file where ...` tests event.category, which the data source must have.
         uses.append(FieldUse("/query", "event.category", "field"))
-    return uses, [("/query", finding) for finding in parsed.escape_findings]
+    return uses, [("/query", finding) for finding in (*parsed.escape_findings, *refused)]
 
 
 def _field_findings(uses: list[FieldUse], source: Fields) -> Iterator[Finding]:
