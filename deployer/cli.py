@@ -162,6 +162,8 @@ def test_rules(
     env: Annotated[Optional[str], typer.Option("--env", help="Prove on this environment's own clusters (detect.toml), "
                                                "with its TLS settings and credentials.")] = None,
     config: ConfigOption = Path("detect.toml"),
+    require_fixtures: Annotated[bool, typer.Option("--require-fixtures", help="Fail when a rule has no fixture folder; "
+                                "without it such a rule is reported as not proven: no fixtures.")] = False,
     output: FormatOption = "text",
     verbose: VerboseOption = False,
 ) -> None:
@@ -187,7 +189,7 @@ def test_rules(
     report.verbose_logging(verbose)
     with report.progress_bar(output, verbose=verbose) as progress:
         proof = prove(selected, engines=engines, fixtures_root=fixtures, connection=connection,
-                      settings_for_engine=by_engine, progress=progress)
+                      settings_for_engine=by_engine, progress=progress, require_fixtures=require_fixtures)
     report.emit(proof, output, fixtures_root=fixtures)
     raise typer.Exit(0 if proof.ok else 1)
 

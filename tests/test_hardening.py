@@ -251,7 +251,8 @@ def arguments(case: BadInput, command: str, tripwire: Tripwire) -> list[str]:
     if command == "validate":
         return ["validate", *([case.path] if case.path else [])]
     if command == "test":
-        return ["test", *([case.path] if case.path else []), "--cluster-url", tripwire.url]
+        # --require-fixtures: a missing fixture folder is bad input only then (else the rule is not proven, exit 0).
+        return ["test", *([case.path] if case.path else []), "--require-fixtures", "--cluster-url", tripwire.url]
     return ["deploy", "--env", "ci", "--dry-run", *(["--rules-dir", case.rules_dir] if case.rules_dir else [])]
 
 

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deployer.errors import DetectError, InvalidRules, Problem
+from deployer.errors import DetectError, InvalidRules, Problem, display_path
 from deployer.prove.case import ProofCase, ProofIndices
-from deployer.prove.fixtures import FixtureEvent, RuleFixtures, load_fixtures
-from deployer.prove.verdict import EngineProof
+from deployer.prove.fixtures import FixtureEvent, RuleFixtures, fixture_folder, load_fixtures, split_by_fixtures
+from deployer.prove.verdict import EngineProof, NotProven
 from deployer.report.progress import Progress, no_progress
 from deployer.rules.fields import named_fields, rule_fields
 from deployer.rules.model import Rule
@@ -33,10 +33,11 @@ class ProofReport:
     instant: str
     proofs: list[EngineProof] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    not_proven: list[NotProven] = field(default_factory=list)  # rules without fixtures: said, not failed
 
     @property
     def ok(self) -> bool:
-        return bool(self.proofs) and all(proof.ok for proof in self.proofs)
+        return bool(self.proofs or self.not_proven) and all(proof.ok for proof in self.proofs)
 
 
 def run_instant(now: datetime | None = None) -> datetime:
@@ -123,8 +124,12 @@ def _prove_rule(engine: Engine, target: TargetKind, rule_fixtures: RuleFixtures,
 
 
 def prove(rules: list[Rule], *, engines: tuple[str, ...], fixtures_root: Path, connection: TargetSettings | None = None,
-          settings_for_engine: dict[str, TargetSettings] | None = None, progress: Progress = no_progress) -> ProofReport:
+          settings_for_engine: dict[str, TargetSettings] | None = None, progress: Progress = no_progress,
+          require_fixtures: bool = False) -> ProofReport:
     """Prove every rule on every engine; a cluster per engine, reused across rules.
+
+    A rule without a fixture folder is reported as not proven (no node starts for such rules alone); with
+    `require_fixtures` its missing folder is a problem like any bad fixture (InvalidRules before any cluster work).
 
     Where each engine runs: with `settings_for_engine` (an environment's own clusters, by engine name), there and
     only there, an engine it lacks being one that cannot be used; else at `connection` (--cluster-url) for every
@@ -140,9 +145,13 @@ def prove(rules: list[Rule], *, engines: tuple[str, ...], fixtures_root: Path, c
 
     instant = run_instant()
     started = time.monotonic()
-    fixtures = load_all_fixtures(rules, fixtures_root, instant)
-    report = ProofReport(instant.isoformat().replace("+00:00", "Z"))
+    proven, unproven = (rules, []) if require_fixtures else split_by_fixtures(rules, fixtures_root)
+    fixtures = load_all_fixtures(proven, fixtures_root, instant)
+    report = ProofReport(instant.isoformat().replace("+00:00", "Z"), not_proven=[
+        NotProven(rule.rule_id, str(rule.path), display_path(fixture_folder(rule, fixtures_root))) for rule in unproven])
     report.seconds["fixtures"] = round(time.monotonic() - started, 3)
+    if not fixtures:
+        return report
     proofs: dict[str, list[EngineProof]] = {}
     unavailable: dict[str, str] = {}
     for engine_name in engines:

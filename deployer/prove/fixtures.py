@@ -74,6 +74,15 @@ def load_fixtures(rule: Rule, root: Path, instant: datetime) -> RuleFixtures | l
     return RuleFixtures(rule, folder, tuple(events))
 
 
+def split_by_fixtures(rules: list[Rule], root: Path) -> tuple[list[Rule], list[Rule]]:
+    """The rules with a fixture folder, and those without one: a rule nobody wrote fixtures for yet (an imported
+    one, say) is not proven rather than failed, unless the proof requires fixtures (`load_fixtures` then names the
+    missing folder as a problem)."""
+    found = [fixture_folder(rule, root).is_dir() for rule in rules]
+    return ([rule for rule, has in zip(rules, found, strict=True) if has],
+            [rule for rule, has in zip(rules, found, strict=True) if not has])
+
+
 def check_fixtures(rule: Rule, root: Path) -> list[Problem]:
     """What `detect test` would refuse in the rule's fixture folder, without a node or a run instant.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,33 @@ class EngineProof:
     @property
     def ok(self) -> bool:
         return self.error is None and self.matches is not None and self.matches.ok and all(g.ok for g in self.groups)
+
+
+@dataclass(frozen=True)
+class NotProven:
+    """A rule the proof did not run, and why: it has no fixtures (no `<fixtures root>/<rule file stem>/` folder).
+    Not a failure of the proof; `detect test --require-fixtures` refuses such a rule before any node starts."""
+
+    rule_id: str
+    rule_file: str
+    fixtures: str  # the folder its fixtures would be in, as shown
+    reason: str = "no fixtures"
+
+    @property
+    def message(self) -> str:
+        return f"not proven: {self.reason} (no folder {self.fixtures}: add match.ndjson and nomatch.ndjson there)"
+
+
+def proof_summary(ok: bool, proofs: Sequence[EngineProof], not_proven: Sequence[NotProven]) -> str:
+    """The proof's verdict in words: `all rules proven` or `proof failed`, with how many rules had no fixtures."""
+    if not ok:
+        return "proof failed" + (f", {len(not_proven)} rule(s) not proven: no fixtures" if not_proven else "")
+    if not not_proven:
+        return "all rules proven"
+    proven = len({proof.rule_file for proof in proofs})
+    if not proven:
+        return f"nothing proven: {len(not_proven)} rule(s) have no fixtures"
+    return f"{proven} rule(s) proven, {len(not_proven)} not proven: no fixtures"
 
 
 def expected_groups(events: list[FixtureEvent], group_by: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:

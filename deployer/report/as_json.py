@@ -55,6 +55,8 @@ def proof(report: ProofReport) -> dict[str, Any]:
         "instant": report.instant,
         "seconds": report.seconds,
         "proofs": [_engine_proof(proof) for proof in report.proofs],
+        "not_proven": [{"rule_id": unproven.rule_id, "file": unproven.rule_file, "reason": unproven.reason,
+                        "fixtures": unproven.fixtures, "message": unproven.message} for unproven in report.not_proven],
     }
 
 

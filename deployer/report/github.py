@@ -100,8 +100,12 @@ def proof(report: ProofReport, fixtures_root: Path = Path("fixtures")) -> None:
                                             f"alert group(s), expected {len(group.expected_groups)}"
                                             + (f": {group.error}" if group.error else ""),
                                             file=proof.rule_file, line=1, title="detect test") + "\n")
-    verdict = "all rules proven" if report.ok else "proof failed"
-    summary(f"### detect test: {verdict}\n\n" + "\n".join(rows) + "\n")
+    for unproven in report.not_proven:
+        rows.append(f"| `{unproven.rule_file}` | — | not proven: {unproven.reason} |")
+        sys.stdout.write(annotation("warning", unproven.message, file=unproven.rule_file, line=1, title="detect test") + "\n")
+    from deployer.prove.verdict import proof_summary
+
+    summary(f"### detect test: {proof_summary(report.ok, report.proofs, report.not_proven)}\n\n" + "\n".join(rows) + "\n")
 
 
 def deploy(report: DeployReport) -> None:

@@ -56,6 +56,8 @@ def validation(validation: Validation) -> None:
 def proof(report: ProofReport) -> None:
     from rich.markup import escape
 
+    from deployer.prove.verdict import proof_summary
+
     console = _console()
     for proof in report.proofs:
         mark = "[green]✓[/green]" if proof.ok else "[red]✗[/red]"
@@ -79,9 +81,12 @@ def proof(report: ProofReport) -> None:
                           f"{len(group.actual_groups)} alert group(s), expected {len(group.expected_groups)}: {state}{detail}")
         for note in proof.notes:
             console.print(f"    [yellow]note:[/yellow] {escape(note)}")
+    for unproven in report.not_proven:
+        console.print(f"[yellow]○[/yellow] {escape(unproven.rule_file)}: {escape(unproven.message)}")
     timings = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.seconds.items())
-    verdict = "[green]all rules proven[/green]" if report.ok else "[red]proof failed[/red]"
-    console.print(f"{verdict} ({timings})")
+    verdict = proof_summary(report.ok, report.proofs, report.not_proven)
+    style = "red" if not report.ok else "yellow" if report.not_proven else "green"
+    console.print(f"[{style}]{verdict}[/{style}] ({timings})")
 
 
 def plan(entries: list[PlanEntry], *, header: str) -> None:
