@@ -39,7 +39,8 @@ def progress_printer(*, enabled: bool, verbose: bool = False) -> Progress:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    # emoji=False: a step names files, and rich would read `:100:` in one as an emoji code.
+    console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
     def line(step: str, done: int | None = None, total: int | None = None) -> None:
         console.print(f"[dim]… {escape(as_line(step, done, total))}[/dim]")
@@ -53,7 +54,7 @@ def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Progre
     elsewhere the plain lines of `progress_printer`."""
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     if not enabled or not console.is_terminal or (in_ci() and not verbose):
         yield progress_printer(enabled=enabled, verbose=verbose)
         return
@@ -68,15 +69,16 @@ def progress_display(*, enabled: bool, verbose: bool = False) -> Iterator[Progre
         def render(self, task: Task) -> Text:
             return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}", style="progress.download")
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), Count(), TimeElapsedColumn())
+    # The step as plain text: a markup column would read its `[...]` as tags and `:100:` as an emoji code.
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), Count(), TimeElapsedColumn())
     with Bar(*columns, console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
         def advance(step: str, done: int | None = None, total: int | None = None) -> None:
             if total is not None and done is not None:
-                bar.update(task, description=escape(step), completed=done - 1, total=total)
+                bar.update(task, description=step, completed=done - 1, total=total)
             else:
-                bar.update(task, description=escape(step), completed=0)
+                bar.update(task, description=step, completed=0)
                 # update() reads total=None as "keep the total": an uncounted step after a counted one would show
                 # the old count. The task itself can be told its size is unknown again (the bar then pulses).
                 for shown in bar.tasks:

@@ -91,3 +91,12 @@ def test_one_rule_proven_one_without_fixtures_on_a_real_engine(tmp_path: Path, o
     required = detect("test", "--fixtures", str(tmp_path), "--cluster-url", opensearch_node.url, "--require-fixtures")
     assert required.returncode == 1
     assert required.stdout.startswith(f"{tmp_path}/{EQL_STEM}: /: no fixtures for rule ")
+
+
+def test_proof_lines_show_paths_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """rich would read `:100:` as an emoji code and `[bold]` as a style in a rule file's path."""
+    odd = NotProven("r", "x:100:y/[bold]rule.json", "fixtures/[bold]rule")
+    emit(ProofReport("2026-01-01T00:00:00Z", not_proven=[odd]))
+    shown = capsys.readouterr().out
+    assert "○ x:100:y/[bold]rule.json: not proven: no fixtures (no folder fixtures/[bold]rule: " in shown
+    assert "\N{HUNDRED POINTS SYMBOL}" not in shown

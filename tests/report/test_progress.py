@@ -109,3 +109,16 @@ def test_counts_travel_as_numbers_not_text(monkeypatch: pytest.MonkeyPatch, caps
         progress("opensearch: proving c.json (7/9)")  # text that looks like a count is only text
     err = capsys.readouterr().err
     assert "(7/9)" in err and "6/9" not in err
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_steps_are_shown_as_written_not_as_markup_or_emoji(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], terminal: bool) -> None:
+    """A step names files: rich would make `:100:` an emoji and `[bold]` a style, on the bar as in the lines."""
+    if terminal:
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    with progress_display(enabled=True, verbose=True) as progress:
+        progress("opensearch: proving x:100:y/[bold]rule.json", 1, 2)
+    err = capsys.readouterr().err
+    assert "x:100:y/[bold]rule.json" in err
+    assert "\N{HUNDRED POINTS SYMBOL}" not in err
