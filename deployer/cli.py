@@ -108,6 +108,18 @@ FormatOption = Annotated[FormatName, typer.Option("--format", help="text for peo
 EnvOption = Annotated[str, typer.Option("--env", help="Environment from detect.toml.")]
 ConfigOption = Annotated[Path, typer.Option(help="The environments file.")]
 RulesDirOption = Annotated[Path, typer.Option(help="Folder of rule files.")]
+
+
+def _use_datasources(folder: Optional[Path]) -> Optional[Path]:
+    if folder is not None:  # read where the step needs fields, so it is set before the step runs
+        from deployer.rules.datasource import use_datasources
+
+        use_datasources(folder)
+    return folder
+
+
+DatasourcesOption = Annotated[Optional[Path], typer.Option("--datasources", callback=_use_datasources,
+                              show_default="datasources/, or $DETECT_DATASOURCES", help="Folder of data sources.")]
 TimeoutOption = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1.0, help="Give up after this long in "
                           "all (each request is bounded too); what was and was not applied is reported.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every step (even in CI) and, for deploys, each "
@@ -122,6 +134,7 @@ def validate(
     config: Annotated[Optional[Path], typer.Option(help="The environments file, checked against the rules.",
                                                    show_default="detect.toml, when it exists and no paths are given")] = None,
     output: FormatOption = "text",
+    datasources: DatasourcesOption = None,
 ) -> None:
     """Check rule files: JSON Schema, query dialects, fields, versions, fixtures; and detect.toml. Exit 1 on any problem."""
     import dataclasses
@@ -217,6 +230,7 @@ def deploy(
     yes: Annotated[bool, typer.Option("--yes", help="Apply to a protected environment without asking.")] = False,
     config: ConfigOption = Path("detect.toml"),
     rules_dir: RulesDirOption = Path("detections"),
+    datasources: DatasourcesOption = None,
     timeout: TimeoutOption = 300.0,
     output: FormatOption = "text",
     verbose: VerboseOption = False,
@@ -257,6 +271,7 @@ def diff(
                                                          show_default="all")] = None,
     config: ConfigOption = Path("detect.toml"),
     rules_dir: RulesDirOption = Path("detections"),
+    datasources: DatasourcesOption = None,
     timeout: TimeoutOption = 300.0,
     output: FormatOption = "text",
     verbose: VerboseOption = False,
@@ -279,6 +294,7 @@ def export(
     env: Annotated[Optional[str], typer.Option("--env", help="Compile as this environment of detect.toml runs the rules.")] = None,
     config: Annotated[Path, typer.Option(help="The environments file (with --env).")] = Path("detect.toml"),
     rules_dir: RulesDirOption = Path("detections"),
+    datasources: DatasourcesOption = None,
 ) -> None:
     """Write every rule as one target's payloads, one per line (NDJSON), the same payloads a deploy sends."""
     from deployer.authoring.export import export_payloads, to_ndjson, write_export
@@ -312,6 +328,7 @@ def new(
     language: Annotated[LanguageName, typer.Option(help="Query language of the rule.")] = LANGUAGES[0],
     rules_dir: RulesDirOption = Path("detections"),
     fixtures: Annotated[Path, typer.Option(help="Fixtures root.")] = Path("fixtures"),
+    datasources: DatasourcesOption = None,
 ) -> None:
     """Scaffold a rule (fresh rule_id, version 1) and its fixture folder. Its TODO: texts are yours to write:
     validation refuses them until then; the query and fixtures prove as written."""
@@ -367,6 +384,45 @@ def cluster_down(engine: EngineOption = ENGINES[0], output: ClusterFormatOption 
 
     # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
     report.emit(down(engine, progress=report.progress_lines(output, verbose=True)), output)
+
+
+datasource_app = typer.Typer(help="The team's data sources (datasources/): what its indices hold beyond ECS.",
+                             no_args_is_help=True, cls=_Group)
+app.add_typer(datasource_app, name="datasource")
+
+
+@datasource_app.command("pull")
+def datasource_pull(
+    name: Annotated[str, typer.Argument(help="The data source's name; it is written to datasources/NAME.json.")],
+    env: EnvOption,
+    index: Annotated[str, typer.Option("--index", metavar="PATTERN", help="The index pattern its indices match.")],
+    engine: Annotated[Optional[EngineName], typer.Option(help="Which of the environment's clusters to read.",
+                                                         show_default="the first it has")] = None,
+    force: Annotated[bool, typer.Option(help="Replace the data source's file if it exists.")] = False,
+    config: ConfigOption = Path("detect.toml"),
+    datasources: DatasourcesOption = None,
+) -> None:
+    """Write a data source from a real cluster's field capabilities: the fields that differ from ECS or add to it."""
+    from deployer.authoring.datasource import pull_data_source
+
+    sys.stdout.write(pull_data_source(env, index, name, config_path=config, engine=engine, force=force).text())
+
+
+@datasource_app.command("list")
+def datasource_list(datasources: DatasourcesOption = None) -> None:
+    """List the data sources: name, index patterns, how many fields each adds to ECS."""
+    from deployer.authoring.datasource import list_text
+
+    sys.stdout.write(list_text())
+
+
+@datasource_app.command("show")
+def datasource_show(name: Annotated[str, typer.Argument(help="A data source's name.")],
+                    datasources: DatasourcesOption = None) -> None:
+    """Print one data source as JSON: its index patterns and the fields it declares beyond ECS, with their types."""
+    from deployer.authoring.datasource import show_document
+
+    report.emit(show_document(name), "json")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from deployer.errors import DetectError, display_path
+from deployer.rules.datasource import load_data_source
 from deployer.rules.files import rule_file_stem, schema_reference
 from deployer.rules.model import JSON
 
@@ -60,7 +61,8 @@ def _rule_document(name: str, language: str, rule_path: Path) -> JSON:
         "from": "now-70m",
         "to": "now-10m",
         "index": ["logs-windows.sysmon_operational-*"],
-        "data_source": DATA_SOURCE,
+        # Named only when the team has it: without it the fields are ECS's, which is all the example uses.
+        **({"data_source": DATA_SOURCE} if load_data_source(DATA_SOURCE) is not None else {}),
         "language": language,
         "query": query,
         "group_by": ["host.name", "process.executable"],

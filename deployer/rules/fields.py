@@ -24,6 +24,11 @@ TEXT_TYPES = frozenset({"text", "match_only_text"})
 WHOLE_NUMBER_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long"})
 # ECS object fields whose keys are the user's own (labels.*): the test index maps them dynamically.
 _OPEN_OBJECT_TYPES = frozenset({"object", "nested", "flattened"})
+# Types a test index maps as another of their family: queries find the same events in both, and an engine without
+# X-Pack's mappers (the local Elasticsearch `detect test` starts has neither wildcard nor match_only_text) cannot
+# create the index else.
+# ECS maps process.command_line as wildcard.
+_TEST_INDEX_TYPES = {"wildcard": "keyword", "constant_keyword": "keyword", "match_only_text": "text"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +79,8 @@ class Fields:
         from deployer.rules.ecs import ecs_fields
 
         ecs = ecs_fields()
-        leaves: dict[str, dict[str, Any]] = {name: {"type": field_type} for name, field_type in self.declared.items()}
+        leaves: dict[str, dict[str, Any]] = {name: {"type": _TEST_INDEX_TYPES.get(field_type, field_type)}
+                                             for name, field_type in self.declared.items()}
         for name in used:
             if name in leaves or name not in self.field_types:
                 continue
@@ -84,20 +90,22 @@ class Fields:
             if name in leaves:
                 continue
             spec = ecs.get(name)
-            leaves[name] = {"type": self.field_types[name]} if spec is None else _ecs_mapping(spec)
+            field_type = _TEST_INDEX_TYPES.get(self.field_types[name], self.field_types[name])
+            leaves[name] = {"type": field_type} if spec is None or name in self.declared else _ecs_mapping(spec)
         return {"dynamic": "strict", "properties": _nest(leaves)}
 
 
 def _ecs_mapping(spec: Any) -> dict[str, Any]:
-    mapping: dict[str, Any] = {"type": spec.type}
+    mapping: dict[str, Any] = {"type": _TEST_INDEX_TYPES.get(spec.type, spec.type)}
     if spec.type in _OPEN_OBJECT_TYPES:
         return {"type": spec.type, "dynamic": True} if spec.type != "flattened" else mapping
-    if spec.ignore_above is not None:
+    if spec.ignore_above is not None and mapping["type"] == "keyword":
         mapping["ignore_above"] = spec.ignore_above
     if spec.scaling_factor is not None:
         mapping["scaling_factor"] = spec.scaling_factor
     if spec.multi_fields:
-        mapping["fields"] = {multi.name.rsplit(".", 1)[1]: {"type": multi.type} for multi in spec.multi_fields}
+        mapping["fields"] = {multi.name.rsplit(".", 1)[1]: {"type": _TEST_INDEX_TYPES.get(multi.type, multi.type)}
+                             for multi in spec.multi_fields}
     return mapping
 
 
