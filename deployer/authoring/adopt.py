@@ -81,7 +81,7 @@ def rule_kind(payload: JSON) -> RuleKind:
     if rule_type == "query":
         if not str(payload.get("query") or "").strip():
             return RuleKind("a query DSL rule", "a query DSL rule", "/filters", held=True)
-        return _kind(f"a {language} query rule", "", "/language" if "language" in payload else "/query")
+        return _kind(f"{_a(language)} {language} query rule", "", "/language" if "language" in payload else "/query")
     if rule_type == "saved_query":
         return _kind("a saved query rule", f"it runs Kibana's saved query {payload.get('saved_id')!r}")
     if rule_type == "threshold":
@@ -100,11 +100,16 @@ def rule_kind(payload: JSON) -> RuleKind:
         jobs = payload.get("machine_learning_job_id") or []
         return _kind("a machine learning rule", f"anomalies of job {_names(jobs if isinstance(jobs, list) else [jobs])} "
                                                 f"scoring {payload.get('anomaly_threshold', '?')} or more")
-    return _kind(f"a {rule_type or 'typeless'} rule", "a type Kibana's rule API does not have")
+    named = rule_type or "typeless"
+    return _kind(f"{_a(named)} {named} rule", "a type Kibana's rule API does not have")
 
 
 def _kind(cause: str, detail: str, pointer: str = "/type") -> RuleKind:
     return RuleKind(f"{cause} ({detail})" if detail else cause, cause, pointer, held=False)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
 
 
 def _names(values: Any) -> str:

@@ -81,7 +81,8 @@ def test_the_details_name_what_the_rule_runs_on() -> None:
     assert rule_kind({"type": "query", "language": "lucene", "query": "x"}).pointer == "/language"
     assert rule_kind({"type": "query", "query": " ", "filters": [{"query": {"match_all": {}}}]}).held
     unknown = rule_kind({"type": "anomaly_of_the_future"})
-    assert (unknown.held, unknown.words) == (False, "a anomaly_of_the_future rule (a type Kibana's rule API does not have)")
+    assert (unknown.held, unknown.words) == (False, "an anomaly_of_the_future rule (a type Kibana's rule API does not have)")
+    assert rule_kind({"type": "query", "language": "esql", "query": "from x"}).cause == "an ES|QL query rule"
 
 
 def test_importing_the_elastic_sample_counts_what_happened(in_tmp: Path) -> None:
