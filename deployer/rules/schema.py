@@ -74,6 +74,8 @@ def _describe(error: Any) -> tuple[str, str]:
         return pointer, f"{json.dumps(error.instance)} is not one of {', '.join(map(json.dumps, error.validator_value))}"
     if validator == "pattern":
         return pointer, f"{json.dumps(error.instance)} does not have the expected form ({_pattern_hint(path)})"
+    if validator == "not" and "description" in error.schema:  # a schema refusing a value says why in its description
+        return pointer, str(error.schema["description"])
     return pointer, error.message
 
 

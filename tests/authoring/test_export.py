@@ -43,6 +43,18 @@ def test_kibana_export_is_accepted_by_kibana_import(in_tmp: Path, kibana: Any) -
         assert kibana_target.comparable(stored[rule.rule_id]) == kibana_target.comparable(payload)
 
 
+def test_a_rule_with_every_kibana_field_is_accepted_and_held_as_sent(kibana: Any) -> None:
+    from deployer.rules.model import Rule
+    from tests.targets.kibana.whole_rule import with_every_field
+
+    payloads = [kibana_target.compile_rule(Rule.from_document(path, with_every_field(json.loads(path.read_text("utf-8")))))
+                for path in sorted(DETECTIONS.glob("*.json"))]
+    answer = _import(kibana, "".join(json.dumps(payload) + "\n" for payload in payloads).encode())
+    assert (answer["success"], answer["success_count"], answer["errors"]) == (True, 2, [])
+    for payload in payloads:
+        assert kibana_target.comparable(kibana.rules["default"][payload["rule_id"]]) == kibana_target.comparable(payload)
+
+
 def test_the_import_check_refuses_a_rule_kibana_would_refuse(in_tmp: Path, kibana: Any) -> None:
     line = json.loads(detect("export", "--target", "kibana").stdout.splitlines()[0])
     line["severity"] = "severe"

@@ -77,7 +77,9 @@ def test_optional_fields_left_out_are_none_and_written_empty_lists_stay(dsl_docu
         dsl_document.pop(key, None)
     dsl_document["references"] = []
     rule = Rule.from_document(Path("x.json"), dsl_document)
-    assert (rule.note, rule.setup, rule.license, rule.author, rule.threat, rule.max_signals) == (None,) * 6
+    assert (rule.note, rule.setup, rule.license, rule.author, rule.threat, rule.timestamp_override) == (None,) * 6
+    assert (rule.investigation_fields, rule.severity_mapping, rule.required_fields, rule.meta) == (None,) * 4
+    assert (rule.max_signals, rule.max_signals_written) == (100, False)  # Kibana's default, not spelled
     assert rule.references == () and rule.schedule.end_written is False and rule.suppression_written is False
 
 
@@ -102,3 +104,28 @@ def test_compilers_read_the_typed_rule_so_an_overlay_reaches_every_field(dsl_doc
         assert (payload["note"], payload["setup"], payload["references"], payload["risk_score"]) == \
             ("Guide", "Set up", ["https://example.org/ref"], 99)
         assert (payload["interval"], payload["from"], payload["to"]) == ("2h", "now-3h", "now-5m")
+
+
+def test_kibana_fields_are_typed(eql_document: dict[str, Any]) -> None:
+    from deployer.rules.model import RelatedIntegration, RequiredField, RiskScoreMapping, SeverityMapping
+    from tests.targets.kibana.whole_rule import with_every_field
+
+    rule = Rule.from_document(Path("x.json"), with_every_field(eql_document))
+    assert rule.severity_mapping == (SeverityMapping("event.code", "equals", "17", "critical"),)
+    assert rule.risk_score_mapping == (RiskScoreMapping("event.risk_score", "equals", ""),
+                                       RiskScoreMapping("event.severity", "equals", "", 80))
+    assert rule.related_integrations == (RelatedIntegration("windows", "^3.0.0"),
+                                         RelatedIntegration("azure", "~1.1.6", "activitylogs"))
+    assert rule.required_fields == (RequiredField("event.code", "keyword"), RequiredField("file.name", "keyword"))
+    assert rule.investigation_fields == ("host.name", "user.name", "process.executable", "file.name")
+    assert (rule.suppression_duration, rule.missing_fields_strategy) == (Duration(6, "h"), "suppress")
+    assert (rule.timestamp_override, rule.tiebreaker_field, rule.max_signals) == ("event.ingested", "event.sequence", 250)
+
+
+def test_defaults_spelled_or_left_out_are_the_same_content(eql_document: dict[str, Any]) -> None:
+    for key in ("interval", "from"):
+        eql_document.pop(key)
+    spelled = {**eql_document, "interval": "5m", "from": "now-6m", "max_signals": 100,
+               "alert_suppression": {**eql_document["alert_suppression"], "missing_fields_strategy": "doNotSuppress"}}
+    assert content_hash(spelled) == content_hash(eql_document)
+    assert content_hash({**eql_document, "max_signals": 101}) != content_hash(eql_document)

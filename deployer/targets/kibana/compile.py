@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 from typing import Any
 
 from deployer.dialects.dsl import scan_dsl
 from deployer.dialects.eql import parse_eql
 from deployer.rules.fields import rule_fields
-from deployer.rules.model import JSON, Exclusion, Rule, payload_hash
+from deployer.rules.model import DEFAULT_MAX_SIGNALS, JSON, Exclusion, Rule, payload_hash
 from deployer.targets.base import Desired
 
 API_VERSION = "2023-10-31"
@@ -18,6 +19,12 @@ EXCLUSION_ALIAS = "exclusion: "
 # Rule fields whose meaning and name are the same in detect and in Kibana: copied as they are.
 SAME_FIELDS = ("name", "description", "risk_score", "severity", "interval", "from", "to", "author", "license",
                 "references", "false_positives", "threat", "note", "setup", "max_signals")
+# Kibana's EQL rules only (its query rules have no such field).
+EQL_FIELDS = ("event_category_override", "tiebreaker_field", "timestamp_field")
+# Kibana fields detect holds under Kibana's name, after the query, in this order; None for those the rule leaves out.
+KIBANA_FIELDS = ("timestamp_override", "timestamp_override_fallback_disabled", "severity_mapping", "risk_score_mapping",
+                 "rule_name_override", "building_block_type", "timeline_id", "timeline_title", "exceptions_list",
+                 "related_integrations", "actions", "throttle", "response_actions", "namespace", "output_index")
 
 
 def compile_rule(rule: Rule) -> JSON:
@@ -30,19 +37,22 @@ def compile_rule(rule: Rule) -> JSON:
         payload.update(type="eql", language="eql", query=rule.eql)
         if exclusion_filters:
             payload["filters"] = exclusion_filters
+        payload.update({key: getattr(rule, key) for key in EQL_FIELDS if getattr(rule, key) is not None})
     else:
         # Kibana's query rules take query DSL as filters; the KQL query stays empty (match all).
         payload.update(type="query", language="kuery", query="",
                        filters=[_dsl_filter(copy.deepcopy(rule.dsl), rule.name), *exclusion_filters])
+    if rule.investigation_fields is not None:
+        payload["investigation_fields"] = {"field_names": list(rule.investigation_fields)}
     if rule.group_by:
-        payload["investigation_fields"] = {"field_names": list(rule.group_by)}
-        # No duration: alerts are suppressed within one run, like the seed's per-run `stats ... by`.
-        payload["alert_suppression"] = {"group_by": list(rule.suppress_by), "missing_fields_strategy": "doNotSuppress"}
-    required = _required_fields(rule)
-    if required:
+        payload["alert_suppression"] = _suppression(rule)
+    payload.update({key: value for key, value in _kibana_fields(rule).items() if value is not None})
+    # The fields the rule declares, else those of its data source that the query and group_by read.
+    required = [asdict(item) for item in rule.required_fields] if rule.required_fields is not None else _required_fields(rule)
+    if required or rule.required_fields is not None:
         payload["required_fields"] = required
     marker = _marker(rule)
-    payload["meta"] = {"detect": marker}
+    payload["meta"] = {**copy.deepcopy(rule.meta or {}), "detect": marker}
     marker["payload_hash"] = payload_hash(comparable(payload))
     return payload
 
@@ -59,9 +69,40 @@ def _same_fields(rule: Rule) -> dict[str, Any]:
         "to": schedule.end_text if schedule.end_written or schedule.lookback_end else None,
         "author": listed(rule.author), "license": rule.license, "references": listed(rule.references),
         "false_positives": listed(rule.false_positives), "threat": listed(rule.threat), "note": rule.note,
-        "setup": rule.setup, "max_signals": rule.max_signals,
+        "setup": rule.setup,
+        "max_signals": rule.max_signals if rule.max_signals_written or rule.max_signals != DEFAULT_MAX_SIGNALS else None,
     }
     return {key: values[key] for key in SAME_FIELDS}
+
+
+def _suppression(rule: Rule) -> JSON:
+    # Without a duration alerts are suppressed within one run, like the seed's per-run `stats ... by`.
+    suppression: JSON = {"group_by": list(rule.suppress_by)}
+    if rule.suppression_duration is not None:
+        suppression["duration"] = {"value": rule.suppression_duration.amount, "unit": rule.suppression_duration.unit}
+    suppression["missing_fields_strategy"] = rule.missing_fields_strategy
+    return suppression
+
+
+def _kibana_fields(rule: Rule) -> dict[str, Any]:
+    """The KIBANA_FIELDS of `rule`, in that order, as JSON; None for those the rule leaves out."""
+    def objects(items: tuple[Any, ...] | None) -> list[JSON] | None:
+        if items is None:
+            return None
+        return [{key: value for key, value in asdict(item).items() if value is not None} for item in items]
+
+    values: dict[str, Any] = {
+        "timestamp_override": rule.timestamp_override,
+        "timestamp_override_fallback_disabled": rule.timestamp_override_fallback_disabled,
+        "severity_mapping": objects(rule.severity_mapping), "risk_score_mapping": objects(rule.risk_score_mapping),
+        "rule_name_override": rule.rule_name_override, "building_block_type": rule.building_block_type,
+        "timeline_id": rule.timeline_id, "timeline_title": rule.timeline_title,
+        "exceptions_list": objects(rule.exceptions_list), "related_integrations": objects(rule.related_integrations),
+        "actions": None if rule.actions is None else copy.deepcopy(list(rule.actions)), "throttle": rule.throttle,
+        "response_actions": None if rule.response_actions is None else copy.deepcopy(list(rule.response_actions)),
+        "namespace": rule.namespace, "output_index": rule.output_index,
+    }
+    return {key: values[key] for key in KIBANA_FIELDS}
 
 
 def _marker(rule: Rule) -> JSON:
@@ -72,6 +113,11 @@ def _marker(rule: Rule) -> JSON:
         marker["data_source"] = rule.data_source
     if rule.risk_message:
         marker["risk_message"] = rule.risk_message
+    if rule.group_by and rule.group_by != rule.suppress_by:
+        # Kibana suppresses on at most three fields; detect's grouping (OpenSearch's buckets) may name more.
+        marker["group_by"] = list(rule.group_by)
+    if rule.required_fields is not None:
+        marker["declared_required_fields"] = True  # else import leaves out the ones detect derived
     return marker
 
 

@@ -78,6 +78,15 @@ def test_there_are_rules_to_send() -> None:
 def test_compiled_payload_is_a_valid_rule_body(kibana: httpx.Client, prism: PrismServer, path: Path, method: str) -> None:
     response = _send_json(kibana, method, RULES, _payload(path))
     assert response.status_code == 200, _explain(response, prism)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[path.stem for path in RULE_FILES])
+def test_a_payload_with_every_kibana_field_is_a_valid_rule_body(kibana: httpx.Client, prism: PrismServer, path: Path) -> None:
+    from tests.targets.kibana.whole_rule import with_every_field
+
+    payload = compile_rule(Rule.from_document(path, with_every_field(json.loads(path.read_text("utf-8")))))
+    response = _send_json(kibana, "POST", RULES, payload)
+    assert response.status_code == 200, _explain(response, prism)
     rule = response.json()
     # the mock answers a schema-shaped rule (not an echo of the request)
     assert {"id", "rule_id", "type", "name", "created_at", "revision"} <= rule.keys(), rule
