@@ -90,7 +90,8 @@ def test_rules_detect_cannot_express_are_skipped_and_named(in_tmp: Path) -> None
     (in_tmp / "mixed.ndjson").write_text("".join(json.dumps(rule) + "\n" for rule in (eql, kql)))
     result = detect("import", "mixed.ndjson", "--into", "imported", cwd=in_tmp)
     assert result.returncode == 1
-    assert "mixed.ndjson:2: kql-rule: skipped: a kuery query rule: detect rules are EQL or query DSL" in result.stderr
+    assert ("mixed.ndjson:2: kql-rule: skipped: a KQL (kuery) query rule: detect holds EQL and query DSL rules today"
+            in result.stderr)
     assert [path.name for path in (in_tmp / "imported").iterdir()] == ["windows_app_layer_protocol_qakbot_namedpipe_eql.json"]
     assert "Traceback" not in result.stderr
 
