@@ -4,41 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeAlias
+from typing import Annotated, Any, Optional
 
 import typer
 
 from deployer import report, targets
-from deployer.cluster import ENGINES
-
-
-def _plain_flags(params: list[Any]) -> list[Any]:
-    """Give flags an empty metavar. typer 0.29's rich help prints every option's type, flags too (`--dry-run <bool>`,
-    `--help <bool>`), though a flag takes no value; its plain help already leaves them out."""
-    from typer.core import TyperOption
-
-    for param in params:
-        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
-            param.metavar = ""
-    return params
-
-
-class _Group(typer.core.TyperGroup):
-    """A command group whose help, and every subcommand's help, shows flags without a value type."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _plain_flags(super().get_params(ctx))
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            # get_params also builds the command's --help option, which is cached: patched once, it stays so.
-            _plain_flags(command.get_params(ctx))
-        return command
-
+from deployer.cli_groups import cluster_app, datasource_app
+from deployer.cli_options import (
+    ENGINES,
+    LANGUAGES,
+    TARGETS,
+    ConfigOption,
+    DatasourcesOption,
+    EngineSet,
+    EnvOption,
+    FormatOption,
+    Group,
+    LanguageName,
+    RulesDirOption,
+    TargetName,
+    TimeoutOption,
+    VerboseOption,
+)
 
 app = typer.Typer(
     name="detect",
@@ -46,8 +34,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    cls=_Group,
+    cls=Group,
 )
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(datasource_app, name="datasource")
 
 
 def _print_version(value: bool) -> None:
@@ -69,61 +59,6 @@ def _detect(
                                           is_eager=True)] = False,
 ) -> None:
     """Detection-as-code for Elastic Security and OpenSearch: validate, prove and deploy rules kept in git."""
-
-
-class _Choice(StrEnum):
-    """A value typer offers as a choice (typer reads choices from an Enum). A member is its str value in comparisons,
-    formatting and JSON; its repr is the str's too, so a message quoting it reads as the user typed it."""
-
-    def __repr__(self) -> str:
-        return str.__repr__(self)
-
-
-def _choices(name: str, values: Iterable[str]) -> Any:
-    return _Choice(name, [(value, value) for value in values])  # type: ignore[call-arg]  # Enum's functional API
-
-
-# Each list is declared once, elsewhere: targets by the registry (names only: no target is imported), engines by
-# cluster/, formats by report/. A target's or engine's default is the first of its list (kibana, opensearch).
-TARGETS = targets.names()
-# deployer.rules.model.Language, spelled out here: importing the rule model would slow every start-up.
-LANGUAGES = ("dsl", "eql")
-if TYPE_CHECKING:  # to the type checker a choice is its value; typer sees the Enums below
-    TargetName: TypeAlias = str
-    EngineName: TypeAlias = str
-    EngineSet: TypeAlias = str
-    FormatName: TypeAlias = str
-    ClusterFormatName: TypeAlias = str
-    LanguageName: TypeAlias = str
-else:
-    TargetName = _choices("TargetName", TARGETS)
-    EngineName = _choices("EngineName", ENGINES)
-    EngineSet = _choices("EngineSet", (*ENGINES, "all"))
-    FormatName = _choices("FormatName", report.FORMATS)
-    ClusterFormatName = _choices("ClusterFormatName", report.PLAIN_FORMATS)
-    LanguageName = _choices("LanguageName", LANGUAGES)
-
-FormatOption = Annotated[FormatName, typer.Option("--format", help="text for people, json for machines, github for "
-                                                  "annotations and a job summary in GitHub Actions.")]
-EnvOption = Annotated[str, typer.Option("--env", help="Environment from detect.toml.")]
-ConfigOption = Annotated[Path, typer.Option(help="The environments file.")]
-RulesDirOption = Annotated[Path, typer.Option(help="Folder of rule files.")]
-
-
-def _use_datasources(folder: Optional[Path]) -> Optional[Path]:
-    if folder is not None:  # read where the step needs fields, so it is set before the step runs
-        from deployer.rules.datasource import use_datasources
-
-        use_datasources(folder)
-    return folder
-
-
-DatasourcesOption = Annotated[Optional[Path], typer.Option("--datasources", callback=_use_datasources,
-                              show_default="datasources/, or $DETECT_DATASOURCES", help="Folder of data sources.")]
-TimeoutOption = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1.0, help="Give up after this long in "
-                          "all (each request is bounded too); what was and was not applied is reported.")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show every step (even in CI) and, for deploys, each "
-                                             "HTTP request with credentials masked.")]
 
 
 @app.command()
@@ -336,93 +271,6 @@ def new(
     from deployer.report.text import scaffolded
 
     scaffolded(*scaffold_rule(name, language=language, rules_dir=rules_dir, fixtures_dir=fixtures))
-
-
-cluster_app = typer.Typer(help="A local throwaway cluster that outlives one command.", no_args_is_help=True, cls=_Group)
-app.add_typer(cluster_app, name="cluster")
-EngineOption = Annotated[EngineName, typer.Option(help="Which engine.")]
-ClusterFormatOption = Annotated[ClusterFormatName, typer.Option("--format", help="text: one line per engine for people; "
-                                                                "json: one document for machines.")]
-
-
-@cluster_app.command("up")
-def cluster_up(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = "text",
-               verbose: VerboseOption = False) -> None:
-    """Start a local single-node cluster on loopback (downloads the engine once) and leave it running.
-
-    A node a killed `cluster up` left behind, and its folder, are removed first.
-    """
-    from deployer.cluster.local import cluster_up as up
-
-    with report.progress_bar(output, verbose=verbose) as progress:
-        started = up(engine, progress=progress)
-    report.emit(started, output)
-
-
-@cluster_app.command("status")
-def cluster_status(
-    engine: Annotated[Optional[EngineName], typer.Option(help="Only this engine.", show_default="every engine")] = None,
-    output: ClusterFormatOption = "text",
-) -> None:
-    """Show, per engine, whether the local cluster is running and where it listens.
-
-    Exit 0 when a node runs (of --engine, or of any engine without it), 1 when none does.
-
-    A node a killed `cluster up` left behind, and its folder, are removed on the way.
-    """
-    from deployer.cluster.local import cluster_status as status
-
-    found = status([engine] if engine else list(ENGINES))
-    report.emit(found, output)
-    raise typer.Exit(0 if found.running else 1)
-
-
-@cluster_app.command("down")
-def cluster_down(engine: EngineOption = ENGINES[0], output: ClusterFormatOption = "text") -> None:
-    """Stop the local cluster and remove its data folder (and whatever a killed `cluster up` left behind)."""
-    from deployer.cluster.local import cluster_down as down
-
-    # Its one progress line says why it waits (a `cluster up` at work), so it shows in CI too.
-    report.emit(down(engine, progress=report.progress_lines(output, verbose=True)), output)
-
-
-datasource_app = typer.Typer(help="The team's data sources (datasources/): what its indices hold beyond ECS.",
-                             no_args_is_help=True, cls=_Group)
-app.add_typer(datasource_app, name="datasource")
-
-
-@datasource_app.command("pull")
-def datasource_pull(
-    name: Annotated[str, typer.Argument(help="The data source's name; it is written to datasources/NAME.json.")],
-    env: EnvOption,
-    index: Annotated[str, typer.Option("--index", metavar="PATTERN", help="The index pattern its indices match.")],
-    engine: Annotated[Optional[EngineName], typer.Option(help="Which of the environment's clusters to read.",
-                                                         show_default="the first it has")] = None,
-    force: Annotated[bool, typer.Option(help="Replace the data source's file if it exists.")] = False,
-    config: ConfigOption = Path("detect.toml"),
-    datasources: DatasourcesOption = None,
-) -> None:
-    """Write a data source from a real cluster's field capabilities: the fields that differ from ECS or add to it."""
-    from deployer.authoring.datasource import pull_data_source
-
-    sys.stdout.write(pull_data_source(env, index, name, config_path=config, engine=engine, force=force).text())
-
-
-@datasource_app.command("list")
-def datasource_list(datasources: DatasourcesOption = None) -> None:
-    """List the data sources: name, index patterns, how many fields each adds to ECS."""
-    from deployer.authoring.datasource import list_text
-
-    sys.stdout.write(list_text())
-
-
-@datasource_app.command("show")
-def datasource_show(name: Annotated[str, typer.Argument(help="A data source's name.")],
-                    datasources: DatasourcesOption = None) -> None:
-    """Print one data source as JSON: its index patterns and the fields it declares beyond ECS, with their types."""
-    from deployer.authoring.datasource import show_document
-
-    report.emit(show_document(name), "json")
 
 
 def main() -> None:
