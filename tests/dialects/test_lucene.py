@@ -163,6 +163,14 @@ def test_case_insensitive_does_not_fold_ranges() -> None:
     assert folding_findings(check_regexp("abc").tree) == []  # type: ignore[arg-type]
 
 
+
+def test_a_range_holding_a_letter_whose_other_case_is_two_letters_is_checked_not_crashed() -> None:
+    # ß swaps to "SS": it has no one-character fold to miss; à (after it) still does. This raised TypeError once.
+    assert [finding.message for finding in folding_findings(check_regexp("[ß-à]").tree)] == [  # type: ignore[arg-type]
+        "case_insensitive does not fold the range ß-à: list both cases, e.g. [a-fA-F]"]
+    assert folding_findings(check_regexp("[ßẞ]").tree) == []  # type: ignore[arg-type]
+
+
 def test_wildcard_single_backslash_is_flagged_double_is_not() -> None:
     assert [f.position for f in check_wildcard("*\\calc.exe")] == [1]
     assert check_wildcard("*\\\\calc.exe") == []
