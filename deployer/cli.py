@@ -121,9 +121,9 @@ def test_rules(
     DETECT_CLUSTER_API_KEY; with --env, from the variables detect.toml names. The proof writes throwaway indices
     (detect-proof-*) and removes them.
     """
-    from deployer.authoring.show import select_rules
     from deployer.prove import prove
     from deployer.prove.engines import connection_from_environment
+    from deployer.rules.ruleset import select_rules
 
     selected = select_rules(rules or [])
     # Where the proof runs: --cluster-url's cluster, an environment's own clusters (by engine), or (None) a running

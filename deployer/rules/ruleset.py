@@ -1,4 +1,5 @@
-"""Step 2: validate loaded rule files — schema, semantics, fixtures, uniqueness, versions — into Rules or Problems."""
+"""Step 2: validate loaded rule files — schema, semantics, fixtures, uniqueness, versions — into Rules or Problems;
+and the rules a command names (find_rule, select_rules), valid or refused with their problems."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deployer.errors import InvalidRules, Problem, display_path
+from deployer.errors import DetectError, InvalidRules, Problem, display_path
 from deployer.prove.fixtures import check_fixtures, fixture_bytes
 from deployer.rules.cache import load_valid, record_key, record_valid
 from deployer.rules.datasource import catalog
-from deployer.rules.files import load_rules
+from deployer.rules.files import DEFAULT_RULES_DIR, load_rules
 from deployer.rules.model import Rule
 from deployer.rules.schema import schema_problems
 from deployer.rules.semantics import rule_findings
@@ -90,3 +91,39 @@ def _duplicate_ids(rules: list[Rule]) -> list[Problem]:
         else:
             first_seen[rule.rule_id] = rule
     return problems
+
+
+def find_rule(reference: str, rules_dir: Path = DEFAULT_RULES_DIR) -> Rule:
+    """A rule by file path, file stem or rule_id under `rules_dir`; raises InvalidRules with the file's problems."""
+    path = Path(reference)
+    if not path.is_file() and (rules_dir / f"{reference}.json").is_file():
+        path = rules_dir / f"{reference}.json"
+    validation = validate_paths([path] if path.is_file() else [rules_dir])
+    if path.is_file():
+        if validation.problems:
+            raise InvalidRules(validation.problems, where="in the rules")
+        return validation.rules[0]
+    for rule in validation.rules:
+        if rule.rule_id == reference:
+            return rule
+    declaring = _files_declaring(reference, rules_dir)
+    own = [problem for problem in validation.problems if problem.file in declaring]
+    if own:
+        raise InvalidRules(own, where="in the rules")
+    raise DetectError(f"no rule file {reference!r} and no valid rule with that rule_id under {display_path(rules_dir)}")
+
+
+def select_rules(references: list[str], rules_dir: Path = DEFAULT_RULES_DIR) -> list[Rule]:
+    """The named rules (files, stems or rule_ids), or every rule under `rules_dir`; all must be valid."""
+    if not references:
+        rules = require_valid([rules_dir])
+        if not rules:
+            raise DetectError(f"no rules under {display_path(rules_dir)}")
+        return rules
+    return [find_rule(reference, rules_dir) for reference in references]
+
+
+def _files_declaring(rule_id: str, rules_dir: Path) -> set[str]:
+    """The rule files whose JSON says this rule_id, valid or not (shown as problems name them)."""
+    return {source.display for source in load_rules([rules_dir]).sources
+            if isinstance(source.document, dict) and source.document.get("rule_id") == rule_id}
