@@ -11,12 +11,13 @@ from deployer.dialects.lucene import check_regexp, check_wildcard, folding_findi
 from deployer.dialects.lucene_limits import too_complex, wildcard_too_complex
 from deployer.errors import pointer_of
 from deployer.rules.datasource import available_data_sources, datasources_folder
-from deployer.rules.fields import Fields, rule_fields
+from deployer.rules.fields import TEXT_TYPES, Fields, rule_fields
 from deployer.rules.model import Rule
 
 # Kibana's risk score bands (its RiskScore schema); a severity outside its band misleads triage.
 SEVERITY_BANDS = {"low": (0, 21), "medium": (22, 47), "high": (48, 73), "critical": (74, 100)}
 _PATTERN_FIELD_TYPES = {"keyword", "wildcard", "constant_keyword"}
+_DATE_TYPES = frozenset({"date", "date_nanos"})
 # What the engines answer such a query with on every run; the reason follows, counted as Lucene counts it.
 _REFUSED = "is refused by the engines on every run, as too complex for Lucene"
 MAX_REGEX_LENGTH = 1000
@@ -37,6 +38,7 @@ def rule_findings(rule: Rule) -> list[Finding]:
     findings += query_findings
     findings += _field_findings(uses, source)
     findings += _grouping(rule, source)
+    findings += _named_fields(rule, source)
     findings += [
         (pointer_of(["exclusions", index, "field"] if number is None else ["exclusions", index, "values", number]), message)
         for index, item in enumerate(rule.exclusions)
@@ -88,8 +90,8 @@ def _query_uses(rule: Rule, source: KnownFields) -> tuple[list[FieldUse], list[F
     except EqlSyntax as error:
         return [], [("/query", str(error))]
     uses, refused = checked_uses(parsed, source)
-    if parsed.event_category not in ("any", "sequence", "sample", "join", "piped"):
-        # `file where ...` tests event.category, which the data source must have.
+    if parsed.event_category not in ("any", "sequence", "sample", "join", "piped") and rule.event_category_override is None:
+        # `file where ...` tests event.category, which the data source must have (or the override: _named_fields).
         uses.append(FieldUse("/query", "event.category", "field"))
     return uses, [("/query", finding) for finding in (*parsed.escape_findings, *refused)]
 
@@ -151,3 +153,43 @@ def _grouping(rule: Rule, source: Fields) -> Iterator[Finding]:
             yield "/risk_message", f"placeholder {{{{{name}}}}} names no field of {source.described}"
         elif name not in rule.group_by:
             yield "/risk_message", f"placeholder {{{{{name}}}}} is not in group_by, so one alert has no single value for it"
+
+
+def _named_fields(rule: Rule, source: Fields) -> Iterator[Finding]:
+    """The fields the rule names outside its query: what alerts show first, are scored, named and ordered by, and
+    what it declares it needs. Kibana takes any name there; a field the rule's fields lack has no value in an alert."""
+    for key, pointer, name in _fields_named(rule):
+        if not source.has(name):
+            yield pointer, f"field {name!r} is not in {source.described}"
+            continue
+        field_type = source.field_types[name]
+        if key == "timestamp_override" and field_type not in _DATE_TYPES:
+            yield pointer, (f"timestamp_override {name!r} is a {field_type} field in {source.where(name)}: Kibana "
+                            "searches the rule's window on it, which needs a date or date_nanos field")
+        elif key in ("tiebreaker_field", "timestamp_field") and field_type in TEXT_TYPES:
+            yield pointer, (f"{key} {name!r} is a {field_type} field in {source.where(name)}: Elasticsearch "
+                            "sorts events on it, which it cannot do on a text field")
+    for index, required in enumerate(rule.required_fields or ()):
+        actual = source.field_types.get(required.name)
+        if actual is not None and actual != required.type:
+            yield pointer_of(["required_fields", index, "type"]), (
+                f"required field {required.name!r} is declared {required.type}, but it is a {actual} field in "
+                f"{source.where(required.name)}")
+
+
+def _fields_named(rule: Rule) -> Iterator[tuple[str, str, str]]:
+    """(rule field, JSON pointer, field name) for every field the rule names outside its query, grouping and
+    exclusions."""
+    for index, name in enumerate(rule.investigation_fields or ()):
+        yield "investigation_fields", pointer_of(["investigation_fields", "field_names", index]), name
+    for key in ("timestamp_override", "rule_name_override", "event_category_override", "tiebreaker_field",
+                "timestamp_field"):
+        value = getattr(rule, key)
+        if value is not None:
+            yield key, pointer_of([key]), value
+    for index, severity in enumerate(rule.severity_mapping or ()):
+        yield "severity_mapping", pointer_of(["severity_mapping", index, "field"]), severity.field
+    for index, risk_score in enumerate(rule.risk_score_mapping or ()):
+        yield "risk_score_mapping", pointer_of(["risk_score_mapping", index, "field"]), risk_score.field
+    for index, required in enumerate(rule.required_fields or ()):
+        yield "required_fields", pointer_of(["required_fields", index, "name"]), required.name
