@@ -49,8 +49,9 @@ class InvalidRules(DetectError):
 class UnsupportedByTarget(DetectError):
     """A valid rule that one target cannot express (for example an EQL sequence on OpenSearch)."""
 
-    def __init__(self, pointer: str, message: str) -> None:
+    def __init__(self, pointer: str, message: str, *, cause: str | None = None) -> None:
         self.pointer = pointer
+        self.cause = cause  # the reason in a few words, alike for every rule refused for it (None: the message's start)
         super().__init__(message)
 
 

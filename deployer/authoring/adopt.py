@@ -2,10 +2,11 @@
 rules it has.
 
 The target reads its own export and maps each payload back (`read_export`, `decompile_rule`); every line is read and
-mapped before any file is written, and a line that is not JSON stops the import. Each payload is first named for
-what it is (`rule_kind`: an EQL rule, a KQL query rule, an ES|QL rule, ...), so that a rule detect cannot hold is
-skipped with that reason before anything about its fields or indices. A file that already holds the same document is
-left as it is (unchanged); one that holds another is replaced only with `force`. The written files are validated.
+mapped before any file is written, and a line that is not JSON stops the import. A payload the target cannot map is
+skipped with the target's reason, counted by its cause: the target names first what the rule is (for Kibana: an EQL
+rule, a KQL query rule, an ES|QL rule, ...), so a rule detect cannot hold is skipped for that before anything about
+its fields or indices. A file that already holds the same document is left as it is (unchanged); one that holds
+another is replaced only with `force`. The written files are validated.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from deployer.rules.ruleset import validate_paths
 if TYPE_CHECKING:
     from deployer.targets.base import TargetKind
 
-# What every skip of a rule kind detect does not hold goes on to say.
-HELD_KINDS = "detect holds EQL and query DSL rules today"
 _EXISTS = "exists; rerun with --force to replace it"
 
 
@@ -55,68 +54,6 @@ class ImportReport:
         return Counter(skipped.cause for skipped in self.skipped).most_common()
 
 
-@dataclass(frozen=True)
-class RuleKind:
-    """What a rule of the export is, in words a reader of the source tool knows, and whether detect holds it."""
-
-    words: str  # "a KQL (kuery) query rule"; with what the rule runs on in parentheses when that helps
-    cause: str  # the words without the parentheses, for counting
-    pointer: str  # where the payload says so: /type, or /language for a query rule
-    held: bool
-
-
-# The query languages of Kibana's rule API (EqlQueryLanguage, KqlQueryLanguage, EsqlQueryLanguage), as people say them.
-_LANGUAGES = {"kuery": "KQL (kuery)", "lucene": "Lucene", "eql": "EQL", "esql": "ES|QL"}
-
-
-def rule_kind(payload: JSON) -> RuleKind:
-    """The kind of one exported Kibana rule, by its `type` and `language` (the rule API's discriminators).
-
-    Held: eql rules, and query rules whose query is only filters (query DSL, which is what detect's own DSL rules
-    compile to). Whether one of those fits detect in every other respect is the decompiler's to say."""
-    rule_type = str(payload.get("type") or "")
-    language = _LANGUAGES.get(str(payload.get("language") or "kuery"), repr(payload.get("language")))
-    if rule_type == "eql":
-        return RuleKind("an EQL rule", "an EQL rule", "/type", held=True)
-    if rule_type == "query":
-        if not str(payload.get("query") or "").strip():
-            return RuleKind("a query DSL rule", "a query DSL rule", "/filters", held=True)
-        return _kind(f"{_a(language)} {language} query rule", "", "/language" if "language" in payload else "/query")
-    if rule_type == "saved_query":
-        return _kind("a saved query rule", f"it runs Kibana's saved query {payload.get('saved_id')!r}")
-    if rule_type == "threshold":
-        fields = (payload.get("threshold") or {}).get("field") or []
-        counted = f"counted by {_names(fields)}" if fields else "counted over all events"
-        return _kind("a threshold rule", f"a {language} query {counted}")
-    if rule_type == "new_terms":
-        # The rule API says new_terms_fields; Elastic's rule TOML says new_terms = {field, value}.
-        fields = payload.get("new_terms_fields") or (payload.get("new_terms") or {}).get("value") or []
-        return _kind("a new terms rule", f"a {language} query alerting on values of {_names(fields)} not seen before")
-    if rule_type == "threat_match":
-        return _kind("an indicator match (threat_match) rule", f"a {language} query matched against threat indicators")
-    if rule_type == "esql":
-        return _kind("an ES|QL rule", "")
-    if rule_type == "machine_learning":
-        jobs = payload.get("machine_learning_job_id") or []
-        return _kind("a machine learning rule", f"anomalies of job {_names(jobs if isinstance(jobs, list) else [jobs])} "
-                                                f"scoring {payload.get('anomaly_threshold', '?')} or more")
-    named = rule_type or "typeless"
-    return _kind(f"{_a(named)} {named} rule", "a type Kibana's rule API does not have")
-
-
-def _kind(cause: str, detail: str, pointer: str = "/type") -> RuleKind:
-    return RuleKind(f"{cause} ({detail})" if detail else cause, cause, pointer, held=False)
-
-
-def _a(word: str) -> str:
-    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
-
-
-def _names(values: Any) -> str:
-    names = [str(value) for value in values] if isinstance(values, list) else [str(values)]
-    return ", ".join(names) or "no field"
-
-
 def import_export(export: Path, into: Path, *, source: TargetKind, force: bool = False) -> ImportReport:
     """Write one rule file per rule of `export` (a file `source` exported) into `into`; a file holding another
     document is only replaced with `force`, one holding the same document is left alone."""
@@ -127,16 +64,11 @@ def import_export(export: Path, into: Path, *, source: TargetKind, force: bool =
     for number, payload in source.read_export(export):
         where = f"{shown}:{number}"
         rule_id = str(payload.get("rule_id", "?"))
-        kind = rule_kind(payload)
-        if not kind.held:
-            report.skipped.append(Skipped(where, rule_id, f"{kind.words}: {HELD_KINDS} (at {kind.pointer} {where_of})",
-                                          kind.cause))
-            continue
         try:
             document, notes = source.decompile_rule(payload)
         except UnsupportedByTarget as error:
             report.skipped.append(Skipped(where, rule_id, f"{error} (at {error.pointer} {where_of})",
-                                          f"{kind.cause}: {str(error).partition(': ')[0]}"))
+                                          error.cause or str(error).partition(": ")[0]))
             continue
         report.notes += [f"{where}: {rule_id}: {note}" for note in notes]
         path = into / f"{_file_stem(document, planned, into)}.json"

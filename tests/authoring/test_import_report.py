@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from deployer.authoring.adopt import HELD_KINDS, ImportReport, Skipped, import_export, rule_kind
+from deployer.authoring.adopt import ImportReport, Skipped, import_export
 from deployer.report import emit
 from deployer.targets import target_kind
+from deployer.targets.kibana.kinds import HELD_KINDS, rule_kind
 from tests.conftest import DETECTIONS, REPO, detect
 
 CORPUS = REPO.parent / "shared" / "corpus"

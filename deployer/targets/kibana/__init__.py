@@ -1,5 +1,6 @@
 """The Kibana target (Elastic Security's detection engine): compile.py turns a Rule into the API's rule and any rule
-into its comparable form, decompile.py reads rules back for `detect import`, client.py talks to one space."""
+into its comparable form, decompile.py reads rules back for `detect import` (kinds.py names what each rule is, so one
+detect does not hold is refused for that first), client.py talks to one space."""
 
 from collections.abc import Mapping
 from pathlib import Path

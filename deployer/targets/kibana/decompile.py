@@ -18,6 +18,7 @@ from deployer.targets.kibana.compile import (
     SAME_FIELDS,
     SERVER_FIELDS,
 )
+from deployer.targets.kibana.kinds import held_kind
 
 # The order fields take in a rule file written by `detect import`, as in the hand-written ones.
 _DOCUMENT_ORDER = ("rule_id", "name", "version", "description", "severity", "risk_score", "enabled", "interval", "from",
@@ -44,7 +45,18 @@ _KIBANA_MISSING_FIELDS_STRATEGY = "suppress"
 
 def decompile_rule(payload: JSON) -> tuple[JSON, list[str]]:
     """A rule document (without `$schema`) from a Kibana rule as `_export` or `compile_rule` gives it, and notes on
-    what was dropped. Raises UnsupportedByTarget (pointer into the Kibana rule) for rules detect cannot express."""
+    what was dropped. Raises UnsupportedByTarget (pointer into the Kibana rule; its cause starts with the rule's kind)
+    for rules detect cannot express: first for a kind detect does not hold (kinds.py), then for the rest."""
+    kind = held_kind(payload)
+    try:
+        return _decompiled(payload)
+    except UnsupportedByTarget as error:
+        cause = f"{kind.cause}: {str(error).partition(': ')[0]}"
+        raise UnsupportedByTarget(error.pointer, str(error), cause=cause) from None
+
+
+def _decompiled(payload: JSON) -> tuple[JSON, list[str]]:
+    """decompile_rule for a payload of a kind detect holds: an eql rule, or a query rule whose query is its filters."""
     marker = (payload.get("meta") or {}).get("detect") or {}
     document: JSON = {key: copy.deepcopy(payload[key]) for key in ("rule_id", "version", *SAME_FIELDS, *KIBANA_FIELDS)
                       if key in payload and not (key in KIBANA_FIELDS and _FILLERS.get(key, _UNSET) == payload[key])}
@@ -62,21 +74,16 @@ def decompile_rule(payload: JSON) -> tuple[JSON, list[str]]:
     filters = list(payload.get("filters") or [])
     exclusions = [_exclusion_of(item) for item in filters if _is_exclusion(item)]
     rest = [item for item in filters if not _is_exclusion(item)]
-    rule_type, language = payload.get("type"), payload.get("language")
+    rule_type = payload.get("type")
     if rule_type == "eql":
         document.update(language="eql", query=payload.get("query", ""))
         document.update({key: payload[key] for key in EQL_FIELDS if payload.get(key) is not None})
         if rest:
             raise UnsupportedByTarget("/filters", "an EQL rule with filters other than exclusions: move them into the query")
-    elif rule_type == "query" and not str(payload.get("query") or "").strip() and len(rest) == 1 and _is_dsl_filter(rest[0]):
+    elif len(rest) == 1 and _is_dsl_filter(rest[0]):  # a query rule without query text (held_kind)
         document.update(language="dsl", query=copy.deepcopy(rest[0]["query"]))
-    elif rule_type == "query" and str(payload.get("query") or "").strip():
-        raise UnsupportedByTarget("/query", f"a {language or 'kuery'} query rule: detect rules are EQL or query DSL; "
-                                  "rewrite it in one of those")
-    elif rule_type == "query":
-        raise UnsupportedByTarget("/filters", "a query rule whose filters are not one query DSL clause plus exclusions")
     else:
-        raise UnsupportedByTarget("/type", f"a {rule_type} rule: detect rules are EQL or query DSL ones")
+        raise UnsupportedByTarget("/filters", "a query rule whose filters are not one query DSL clause plus exclusions")
     if marker.get("risk_message"):
         document["risk_message"] = marker["risk_message"]
     document["exclusions"] = exclusions

@@ -126,3 +126,22 @@ def test_a_key_no_kibana_rule_of_these_types_has_is_noted_as_dropped(eql_documen
     payload = {**kibana.compile_rule(Rule.from_document(EQL_RULE, eql_document)), "threat_index": ["ti-*"]}
     _, notes = kibana.decompile_rule(copy.deepcopy(payload))
     assert notes == ["dropped threat_index (not a field of Kibana's eql rules detect holds)"]
+
+
+def test_a_rule_of_a_kind_detect_does_not_hold_is_refused_for_what_it_is_first(eql_document: dict[str, Any]) -> None:
+    """The kind comes before anything about the rule's indices or fields: a KQL rule on a data view is refused as a
+    KQL rule, at /language, and counted as one."""
+    payload = {**kibana.compile_rule(Rule.from_document(EQL_RULE, eql_document)), "type": "query", "language": "kuery",
+               "query": "process.name : x", "filters": [], "index": [], "data_view_id": "logs-*"}
+    with pytest.raises(UnsupportedByTarget) as raised:
+        kibana.Kibana().decompile_rule(payload)
+    assert (str(raised.value), raised.value.pointer, raised.value.cause) == (
+        "a KQL (kuery) query rule: detect holds EQL and query DSL rules today", "/language", "a KQL (kuery) query rule")
+
+
+def test_a_rule_of_a_held_kind_is_refused_with_its_kind_in_the_cause(eql_document: dict[str, Any]) -> None:
+    payload = {**kibana.compile_rule(Rule.from_document(EQL_RULE, eql_document)), "data_view_id": "logs-*"}
+    with pytest.raises(UnsupportedByTarget) as raised:
+        kibana.Kibana().decompile_rule(payload)
+    assert raised.value.cause == "an EQL rule: the rule reads a data view"
+    assert str(raised.value) == "the rule reads a data view: detect rules name their indices and hold their query"
