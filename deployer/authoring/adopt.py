@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deployer.authoring.naming import rule_file_stem, schema_reference
 from deployer.errors import Problem, UnsupportedByTarget, display_path
-from deployer.rules.files import rule_file_stem, schema_reference
 from deployer.rules.model import JSON
 from deployer.rules.ruleset import validate_paths
 

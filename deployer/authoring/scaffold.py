@@ -11,9 +11,9 @@ import json
 import uuid
 from pathlib import Path
 
+from deployer.authoring.naming import rule_file_stem, schema_reference
 from deployer.errors import DetectError, display_path
 from deployer.rules.datasource import load_data_source
-from deployer.rules.files import rule_file_stem, schema_reference
 from deployer.rules.model import JSON
 
 DATA_SOURCE = "windows.sysmon_operational"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -107,24 +105,6 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes | Problem:
         return path.read_bytes()
     except OSError as error:
         return Problem(display_path(path), "", f"cannot read: {error.strerror or error}")
-
-
-def rule_file_stem(name: str) -> str:
-    """The file name (without .json) a rule of this name gets: its name in ASCII snake_case.
-
-    Letters outside ASCII are transliterated (Überwachung → uberwachung, Größe → grosse), not dropped.
-    """
-    from anyascii import anyascii
-
-    return re.sub(r"[^a-z0-9]+", "_", anyascii(name).lower()).strip("_")
-
-
-def schema_reference(folder: Path) -> str:
-    """The `$schema` of a rule file written into `folder`: the schema's path relative to it, so editors check it."""
-    import deployer
-
-    schema = Path(deployer.__file__).resolve().parent / "schema" / "rule.schema.json"
-    return Path(os.path.relpath(schema, folder.resolve())).as_posix()
 
 
 def parse_rule_text(path: Path, raw: bytes) -> RuleSource | Problem:

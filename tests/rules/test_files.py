@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from deployer.errors import Problem
-from deployer.rules.files import MAX_RULE_BYTES, load_rules, parse_rule_text, read_rule_file, rule_file_stem
+from deployer.rules.files import MAX_RULE_BYTES, load_rules, parse_rule_text, read_rule_file
 
 
 def test_folders_expand_to_sorted_json_files(in_tmp: Path) -> None:
@@ -43,13 +41,3 @@ def test_huge_file_is_refused_before_reading(in_tmp: Path) -> None:
     path.write_bytes(b" " * (MAX_RULE_BYTES + 1))
     problem = read_rule_file(path)
     assert isinstance(problem, Problem) and "at most" in problem.message
-
-
-@pytest.mark.parametrize(("name", "stem"), [
-    ("Überwachung verdächtiger Prozesse", "uberwachung_verdachtiger_prozesse"),
-    ("Straße → Größe", "strasse_grosse"),
-    ("Qakbot: Named Pipe (v2)", "qakbot_named_pipe_v2"),
-    ("Ελληνικά logon", "ellinika_logon"),
-])
-def test_rule_file_stem_transliterates_instead_of_dropping_letters(name: str, stem: str) -> None:
-    assert rule_file_stem(name) == stem

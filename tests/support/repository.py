@@ -8,7 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from deployer.rules.files import schema_reference
+from deployer.authoring.naming import schema_reference
 from tests.conftest import DETECTIONS, DSL_RULE, EQL_RULE, FIXTURES
 
 # Generated rule_ids are fixed (uuid5 of the number): a failure names the same rule in every run.
