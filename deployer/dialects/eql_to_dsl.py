@@ -22,20 +22,21 @@ def _refuse(message: str) -> UnsupportedByTarget:
 
 
 @lru_cache(maxsize=4096)
-def _translate_cached(text: str) -> str:
+def _translate_cached(text: str, category_field: str) -> str:
     import json
 
     try:
-        return json.dumps(_Translator().query(text))
+        return json.dumps(_Translator(category_field).query(text))
     except RecursionError:
         raise _refuse("the query nests too deeply to translate") from None
 
 
-def translate_eql(text: str) -> JSON:
-    """Query DSL selecting exactly the events `text` matches; raises UnsupportedByTarget otherwise."""
+def translate_eql(text: str, category_field: str = "event.category") -> JSON:
+    """Query DSL selecting exactly the events `text` matches; raises UnsupportedByTarget otherwise. `process where`
+    tests `category_field`: the rule's event_category_override when it has one, as Elasticsearch's EQL reads it."""
     import json
 
-    result: JSON = json.loads(_translate_cached(text))
+    result: JSON = json.loads(_translate_cached(text, category_field))
     return result
 
 
@@ -56,12 +57,13 @@ def _fields_in(clause: Any) -> set[str]:
 
 
 class _Translator:
-    def __init__(self) -> None:
+    def __init__(self, category_field: str = "event.category") -> None:
         import eql
         from eql.parser import lark_parser
 
         self.eql = eql
         self.parser = lark_parser
+        self.category_field = category_field
 
     def query(self, text: str) -> JSON:
         tree = self.parser.parse(text if text.endswith("\n") else text + "\n", start="piped_query")
@@ -75,7 +77,7 @@ class _Translator:
         clauses = [self.expr(condition)]
         category_name = str(category.children[0]) if category is not None else "any"
         if category_name != "any":
-            clauses.insert(0, {"term": {"event.category": category_name}})
+            clauses.insert(0, {"term": {self.category_field: category_name}})
         return {"bool": {"filter": clauses}}
 
     def expr(self, node: Any) -> JSON:

@@ -191,8 +191,10 @@ def named_fields(rule: Rule, documents: Iterable[Mapping[str, Any]] = ()) -> lis
     uses = parse_eql(rule.eql).uses if rule.language == "eql" else scan_dsl(rule.dsl).uses
     names = [use.field for use in uses]
     if rule.language == "eql":
-        names.append("event.category")  # `process where ...` reads it
+        names.append(rule.event_category_override or "event.category")  # `process where ...` reads it
     names += [*rule.group_by, *(exclusion.field for exclusion in rule.exclusions)]
+    # The fields the engines sort or range on for the rule: mapped with their types too.
+    names += [name for name in (rule.timestamp_override, rule.tiebreaker_field, rule.timestamp_field) if name]
     for document in documents:
         names += _leaves(document, "")
     return list(dict.fromkeys(names))

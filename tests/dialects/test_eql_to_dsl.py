@@ -52,3 +52,26 @@ def test_event_category_becomes_a_term() -> None:
 def test_untranslatable_queries_are_refused_with_a_reason(text: str, reason: str) -> None:
     with pytest.raises(UnsupportedByTarget, match=reason.replace("(", r"\(").replace("|", r"\|")):
         translate_eql(text)
+
+
+def test_a_category_override_is_the_field_the_category_tests() -> None:
+    """Elasticsearch's EQL reads `process where` on the rule's event_category_override (Kibana passes it as
+    event_category_field); the translation tests the same field."""
+    assert translate_eql('process where process.name == "x"', "endgame.event_type")["bool"]["filter"][0] == \
+        {"term": {"endgame.event_type": "process"}}
+    assert translate_eql('process where process.name == "x"')["bool"]["filter"][0] == {"term": {"event.category": "process"}}
+    assert "endgame.event_type" not in str(translate_eql('any where process.name == "x"', "endgame.event_type"))
+
+
+def test_the_opensearch_monitor_of_a_rule_with_a_category_override_tests_that_field() -> None:
+    import dataclasses
+    import json
+
+    from deployer.rules.ruleset import validate_paths
+    from deployer.targets import target_kind
+    from tests.conftest import EQL_RULE
+
+    (rule,) = validate_paths([EQL_RULE]).rules
+    overridden = dataclasses.replace(rule, event_category_override="endgame.event_type")
+    assert '"endgame.event_type"' in json.dumps(target_kind("opensearch").compile_rule(overridden))
+    assert '"endgame.event_type"' not in json.dumps(target_kind("opensearch").compile_rule(rule))

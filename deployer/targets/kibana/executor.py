@@ -30,7 +30,9 @@ def prove_rule(engine: Engine, case: ProofCase) -> None:
     negated = [item["query"] for item in payload.get("filters", []) if item["meta"]["negate"]]
     if payload["type"] == "eql":
         filter_query = {"bool": {"filter": [window], "must_not": negated}}
-        found = eql_matching_ids(engine, index, payload["query"], filter_query)
+        # Kibana's EQL executor names the rule's own category, tiebreaker and timestamp fields in the search.
+        fields = {search_key: payload[rule_key] for rule_key, search_key in _EQL_FIELD_SETTINGS if payload.get(rule_key)}
+        found = eql_matching_ids(engine, index, payload["query"], filter_query, fields)
         if found is not None:
             proof.matches = MatchVerdict("EQL", case.expected, tuple(found))
             return
@@ -38,7 +40,8 @@ def prove_rule(engine: Engine, case: ProofCase) -> None:
 
         proof.notes.append(f"native EQL not run: this Elasticsearch {engine.version} has no EQL endpoint "
                            "(the integ-test distribution ships without x-pack); ran the EQL's query DSL translation")
-        query = {"bool": {"filter": [window, translate_eql(payload["query"])], "must_not": negated}}
+        category_field = payload.get("event_category_override") or "event.category"
+        query = {"bool": {"filter": [window, translate_eql(payload["query"], category_field)], "must_not": negated}}
         proof.matches = MatchVerdict("EQL translated to query DSL", case.expected,
                                      tuple(engine.matching_ids(index, query)))
         return
@@ -56,11 +59,16 @@ def detection_window(payload: JSON, instant: datetime) -> JSON:
                                      "format": "strict_date_optional_time"}}}
 
 
-def eql_matching_ids(engine: Engine, index: str, eql_query: str, filter_query: JSON) -> set[str] | None:
+_EQL_FIELD_SETTINGS = (("event_category_override", "event_category_field"), ("tiebreaker_field", "tiebreaker_field"),
+                       ("timestamp_field", "timestamp_field"))
+
+
+def eql_matching_ids(engine: Engine, index: str, eql_query: str, filter_query: JSON,
+                     fields: JSON | None = None) -> set[str] | None:
     """Ids the EQL query returns, or None when the cluster has no EQL (no x-pack EQL plugin)."""
     try:
         answer: Any = engine.request("POST", f"/{index}/_eql/search",
-                                     body={"query": eql_query, "filter": filter_query, "size": _MAX_HITS})
+                                     body={"query": eql_query, "filter": filter_query, "size": _MAX_HITS, **(fields or {})})
     except RequestFailed as error:
         # A cluster without x-pack EQL has no handler for the endpoint; any other error is real.
         if error.status in (400, 405) and "no handler found" in str(error.body):

@@ -76,7 +76,7 @@ def _rule_query(rule: Rule) -> Any:
         return copy.deepcopy(rule.dsl)
     from deployer.dialects.eql_to_dsl import translate_eql
 
-    return translate_eql(rule.eql)
+    return translate_eql(rule.eql, rule.event_category_override or "event.category")
 
 
 def desired_rule(rule: Rule) -> Desired:
