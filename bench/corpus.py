@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 DSL_TEMPLATE = REPO / "detections" / "windows_app_layer_protocol_qakbot_namedpipe.json"
 EQL_TEMPLATE = REPO / "detections" / "windows_app_layer_protocol_qakbot_namedpipe_eql.json"
 FIXTURES = REPO / "fixtures"
+DATASOURCES = REPO / "datasources"  # the team's data sources, which the two real rules name (windows.sysmon_operational)
 
 BINARIES = ("calc", "notepad", "rdpclip", "explorer", "wermgr", "ping", "OneDriveSetup", "dxdiag", "mobsync", "msra",
             "xwizard", "rundll32", "regsvr32", "mshta", "wscript", "cscript", "svchost", "dllhost", "werfault", "spoolsv")
@@ -73,6 +74,11 @@ def eql_variant(template: dict[str, Any], rng: random.Random, number: int) -> di
     return document
 
 
+def write_datasources(root: Path) -> None:
+    """The repository's data sources into root/datasources, beside the rules, where detect run in root reads them."""
+    shutil.copytree(DATASOURCES, root / "datasources", dirs_exist_ok=True)
+
+
 def write_corpus(folder: Path, count: int, *, seed: int = 6) -> list[Path]:
     """`count` rules, half query DSL (in folder/dsl) and half EQL (folder/eql), written as the real files are."""
     rng = random.Random(seed)
@@ -95,6 +101,7 @@ def write_provable(root: Path, count: int) -> None:
     rules' fixtures under root/fixtures, so `detect test` proves every one of them."""
     rng = random.Random(count)
     (root / "detections").mkdir(parents=True, exist_ok=True)
+    write_datasources(root)
     for number in range(count):
         template = EQL_TEMPLATE if number % 2 else DSL_TEMPLATE
         document = json.loads(template.read_text("utf-8"))

@@ -1,4 +1,4 @@
-"""The benchmarks of issue 6, one command: `python3 -m bench [--skip-cluster]` from the repository root."""
+"""The benchmarks of issues 6 and 13, one command: `python3 -m bench [--skip-cluster]` from the repository root."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -14,14 +15,18 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bench.corpus import DSL_TEMPLATE, write_corpus
-from bench.measure import DETECT, PYTHON, Run, median_run, run
+from bench.corpus import DSL_TEMPLATE, write_corpus, write_datasources
+from bench.measure import DETECT, PYTHON, Run, report_fastest, run, statistic, timed_run
 
 # The floor: one interpreter that reads and parses every rule file, nothing else.
 FLOOR = "import json, pathlib, sys\nfor path in sorted(pathlib.Path(sys.argv[1]).rglob('*.json')):\n    json.loads(path.read_bytes())"
 PROOF_COUNTS = (1, 10, 50, 100)
 HANDFUL = 5  # requests of a no-op deploy, whatever the number of rules
 IMPORT_LIMIT_BYTES = 10_000_000  # Kibana's default xpack.securitySolution.maxRuleImportPayloadBytes
+# Cold validation per rule before issue 13 (README.md, "After issue 11": `python3 -m bench --skip-cluster`, 2026-12-01):
+# the 2,000 generated rules, and their 1,000 EQL rules alone (3.05 s, start-up included).
+BEFORE_MS_PER_RULE = 1.85
+BEFORE_EQL_MS_PER_RULE = 3.05
 
 
 @dataclass(frozen=True)
@@ -42,19 +47,20 @@ def _verdict(ok: bool) -> str:
 def validation_rows(workdir: Path, count: int, runs: int, bare: Run) -> list[Row]:
     corpus = workdir / "corpus"
     write_corpus(corpus, count)
+    write_datasources(workdir)  # detect runs in workdir: the corpus's repository
     checked = run([*DETECT, "validate", "--format", "json", "corpus"], cwd=workdir)
     valid = len(json.loads(checked.stdout)["rules"]) if checked.stdout.strip() else 0
     if checked.returncode != 0 or valid != count:
         raise RuntimeError(f"the generated corpus must be valid: {valid} of {count} rules are; {checked.stdout[-800:]}")
-    floor = median_run([*PYTHON, "-c", FLOOR, "corpus"], runs, cwd=workdir)
+    floor = timed_run([*PYTHON, "-c", FLOOR, "corpus"], runs, cwd=workdir)
     # Cold: no record of rules found valid before, every rule checked in full (what a fresh CI checkout pays).
     cold = {**os.environ, "DETECT_VALIDATION_CACHE": "off"}
-    every = median_run([*DETECT, "validate", "corpus"], runs, cwd=workdir, env=cold)
-    one = median_run([*DETECT, "validate", str(DSL_TEMPLATE)], runs, cwd=workdir, env=cold)
-    halves = {language: median_run([*DETECT, "validate", f"corpus/{language}"], runs, cwd=workdir, env=cold)
+    every = timed_run([*DETECT, "validate", "corpus"], runs, cwd=workdir, env=cold)
+    one = timed_run([*DETECT, "validate", str(DSL_TEMPLATE)], runs, cwd=workdir, env=cold)
+    halves = {language: timed_run([*DETECT, "validate", f"corpus/{language}"], runs, cwd=workdir, env=cold)
               for language in ("dsl", "eql")}
     # Warm: the repository unchanged since the last validate (its warm-up run writes the record).
-    warm = median_run([*DETECT, "validate", "corpus"], runs, cwd=workdir,
+    warm = timed_run([*DETECT, "validate", "corpus"], runs, cwd=workdir,
                       env={**os.environ, "DETECT_VALIDATION_CACHE": str(workdir / "validated")})
     per_rule = every.seconds / count
     ratio = every.seconds / floor.seconds
@@ -82,23 +88,27 @@ def validation_rows(workdir: Path, count: int, runs: int, bare: Run) -> list[Row
 
 
 def startup_rows(runs: int, bare: Run) -> list[Row]:
-    rows = [Row("`python -c pass` (median)", _ms(bare.seconds))]
+    rows = [Row(f"`python -c pass` ({statistic()})", _ms(bare.seconds))]
     commands = {"`detect --help`": [*DETECT, "--help"], "`detect validate` of one rule": [*DETECT, "validate", str(DSL_TEMPLATE)]}
     for label, argv in commands.items():
-        result = median_run(argv, runs)
-        rows.append(Row(f"{label} (median)", f"{_ms(result.seconds)} = {result.seconds / bare.seconds:.1f}x bare python, "
+        result = timed_run(argv, runs)
+        rows.append(Row(f"{label} ({statistic()})", f"{_ms(result.seconds)} = {result.seconds / bare.seconds:.1f}x bare python, "
                         f"{result.peak_mib:.0f} MiB"))
     return rows
 
 
-def deploy_rows(workdir: Path) -> list[Row]:
+def deploy_rows(workdir: Path, count: int) -> list[Row]:
     from bench.deploy import contract, deploy_runs
+
+    if not (workdir / "corpus").is_dir():  # the validation section writes it; without that section (--only)
+        write_corpus(workdir / "corpus", count)
 
     spec = contract()
     if spec is None:
         return [Row("deploy", "skipped: no Kibana contract ($DETECT_KIBANA_OPENAPI unset, no ../shared/contracts copy)")]
     workspace = workdir / "deploy"
     workspace.mkdir()
+    write_datasources(workspace)
     runs = deploy_runs(workdir / "corpus", workspace, spec)
     rows = []
     for label, what in (("create", "first deploy (every rule created)"), ("unchanged", "no-op rerun (every rule unchanged)"),
@@ -133,6 +143,50 @@ def cluster_rows() -> list[Row]:
     return rows
 
 
+def elastic_rows(workdir: Path, count: int, runs: int) -> list[Row]:
+    from bench.elastic import SAMPLE, elastic_results, mean_query_chars
+
+    if not SAMPLE.is_file():
+        return [Row("Elastic EQL rules", f"skipped: no sample of Elastic's rules at {SAMPLE}")]
+    results = elastic_results(workdir, count, runs)
+    imported = results.imported
+    write_corpus(workdir / "generated", 2000)
+    missing = sorted({message.split("'")[1] if "'" in message else message for message in imported.invalid.values()})
+    strings, distinct = results.strings
+    rows = [
+        Row(f"`detect import` of the sample ({SAMPLE.name})", f"{imported.written} EQL rules written, {imported.skipped} skipped"),
+        Row("... valid as imported: the templates", f"{len(imported.templates)} of {imported.written}"
+            + (f" (the others name fields ECS lacks: {', '.join(missing)})" if missing else "")),
+        Row("... their queries", f"{results.variants[0].query_chars:.0f} characters on average (the generated EQL rules: "
+            f"{mean_query_chars(workdir / 'generated' / 'eql'):.0f}), {strings} strings of which {distinct} distinct"),
+    ]
+    for variant in results.variants:
+        label = "every string value varied" if variant.distinct_values else "string values repeated"
+        per_rule = variant.cold.seconds / count * 1000
+        rows += [
+            Row(f"`detect validate` of {count} copies, {label}, cold", f"{_ms(variant.cold.seconds)}, {variant.cold.peak_mib:.0f} MiB"),
+            Row("... per rule (total / rules)", f"{per_rule:.2f} ms",
+                f"≤ {BEFORE_MS_PER_RULE} ms (before, 2,000 generated): {_verdict(per_rule <= BEFORE_MS_PER_RULE)}; "
+                f"≤ {BEFORE_EQL_MS_PER_RULE} ms (before, 1,000 generated EQL): {_verdict(per_rule <= BEFORE_EQL_MS_PER_RULE)}"),
+            Row("... per rule without start-up ((total - one rule) / rules)",
+                f"{(variant.cold.seconds - variant.one.seconds) / count * 1000:.2f} ms (one rule: {_ms(variant.one.seconds)})"),
+            Row("... warm (unchanged since the last run)",
+                f"{_ms(variant.warm.seconds)}, {variant.warm.seconds / count * 1000:.2f} ms per rule, {variant.warm.peak_mib:.0f} MiB"),
+        ]
+    seconds = [cost for cost, _value in results.wildcards]
+    slowest, slowest_value = results.wildcards[0]
+    rows.append(Row(f"Lucene wildcard check of the templates' {len(seconds)} distinct wildcard values, uncached, in one process",
+                    f"median {statistics.median(seconds) * 1000:.1f} ms, mean {statistics.mean(seconds) * 1000:.1f} ms, "
+                    f"slowest {slowest * 1000:.0f} ms (`{slowest_value}`); "
+                    f"{sum(seconds) / len(imported.templates) * 1000:.1f} ms per template rule"))
+    profiles = " / ".join(f"{variant.profiled_seconds:.1f} s" for variant in results.variants)
+    rows.append(Row(f"where the cold time goes (cProfile, one run each: {profiles} profiled)",
+                    "share of the command: values repeated / varied"))
+    for index, (what, _share) in enumerate(results.variants[0].shares):
+        rows.append(Row(what, " / ".join(f"{variant.shares[index][1]:.0%}" for variant in results.variants)))
+    return rows
+
+
 def table(sections: dict[str, list[Row]]) -> str:
     lines = ["| measure | result | target |", "|---|---|---|"]
     for section, rows in sections.items():
@@ -141,12 +195,23 @@ def table(sections: dict[str, list[Row]]) -> str:
     return "\n".join(lines)
 
 
+# Section title -> its name for --only.
+SECTIONS = {"validation": "validation", "start-up": "start-up", "deploy planning": "deploy", "Elastic EQL rules": "elastic-eql",
+            "proof on OpenSearch": "proof"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__)
     parser.add_argument("--rules", type=int, default=2000, help="size of the generated corpus (default 2000)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per measure, the median is shown (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per measure, their median is shown (default 3)")
     parser.add_argument("--skip-cluster", action="store_true", help="skip `detect cluster up` and `detect test` (minutes)")
+    parser.add_argument("--elastic-eql", type=int, default=1000, metavar="N",
+                        help="size of the corpus of copies of Elastic's EQL rules (default 1000; 0 skips the case)")
+    parser.add_argument("--only", choices=list(SECTIONS.values()), action="append", help="run only this section (repeatable)")
+    parser.add_argument("--fastest", action="store_true",
+                        help="show the fastest of the timed runs, not their median (for a machine shared with other jobs)")
     options = parser.parse_args(argv)
+    report_fastest(options.fastest)
     print(f"detect benchmarks, {date.today()}, {platform.python_implementation()} {platform.python_version()}, "
           f"{platform.machine()}, {os.cpu_count()} CPU(s)", file=sys.stderr)
     workdir = Path(tempfile.mkdtemp(prefix="detect-bench-"))
@@ -154,14 +219,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DETECT_VALIDATION_CACHE"] = str(workdir / "validated")
     sections: dict[str, list[Row]] = {}
     try:
-        bare = median_run([*PYTHON, "-c", "pass"], max(options.runs, 7))
+        bare = timed_run([*PYTHON, "-c", "pass"], max(options.runs, 7))
         steps: list[tuple[str, Callable[[], list[Row]]]] = [
             ("validation", lambda: validation_rows(workdir, options.rules, options.runs, bare)),
             ("start-up", lambda: startup_rows(max(options.runs, 7), bare)),
-            ("deploy planning", lambda: deploy_rows(workdir)),
+            ("deploy planning", lambda: deploy_rows(workdir, options.rules)),
+            ("Elastic EQL rules", lambda: elastic_rows(workdir, options.elastic_eql, options.runs)),
+            ("proof on OpenSearch", cluster_rows),
         ]
-        if not options.skip_cluster:
-            steps.append(("proof on OpenSearch", cluster_rows))
+        skipped = {"proof on OpenSearch"} if options.skip_cluster else set()
+        if options.elastic_eql <= 0:
+            skipped.add("Elastic EQL rules")
+        wanted = set(options.only or SECTIONS.values())
+        steps = [(section, step) for section, step in steps if SECTIONS[section] in wanted and section not in skipped]
         for section, step in steps:
             print(f"... {section}", file=sys.stderr, flush=True)
             sections[section] = step()
