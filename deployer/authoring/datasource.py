@@ -98,8 +98,10 @@ def _field_types(answer: Any) -> tuple[list[str], dict[str, str], list[str]]:
     for name, by_type in sorted(fields.items()):
         if name.startswith("_") or not isinstance(by_type, dict):
             continue
-        kinds = {kind: len(caps.get("indices") or indices) for kind, caps in by_type.items()
-                 if kind not in _NOT_FIELDS and kind != "unmapped" and isinstance(caps, dict)}
+        # No `indices` under a type means every index has it; anything but a list there is read the same way.
+        kinds = {kind: len(caps["indices"]) if isinstance(caps.get("indices"), list) and caps["indices"] else len(indices)
+                 for kind, caps in by_type.items()
+                 if isinstance(kind, str) and kind not in _NOT_FIELDS and kind != "unmapped" and isinstance(caps, dict)}
         if not kinds:
             continue
         # Several types: the one most indices have; on a tie ECS's, else the first by name.

@@ -115,3 +115,15 @@ def test_pull_of_a_pattern_no_index_matches_is_one_line(opensearch_node: Running
     assert (result.returncode, result.stderr) == (
         2, "error: no index matches detect-nothing-here-* on lab's opensearch cluster: there are no fields to read\n")
     assert not (tmp_path / "datasources").exists()
+
+
+@pytest.mark.parametrize("answer", [
+    {"indices": ["a"], "fields": {"x": {"keyword": {"indices": 5}}}},
+    {"indices": ["a"], "fields": {"x": {"keyword": {"indices": None}}, "y": "text", "z": {"long": []}}},
+    {"indices": ["a", "b"], "fields": {"x": {"keyword": {"indices": ["a"]}, "long": {"indices": "b"}}}},
+])
+def test_an_odd_field_caps_answer_is_read_not_crashed(answer: dict[str, object]) -> None:
+    from deployer.authoring.datasource import _field_types
+
+    indices, types, _ = _field_types(answer)
+    assert indices == answer["indices"] and "x" in types
