@@ -131,7 +131,7 @@ class HttpEngine:
 
     def matching_ids(self, index: str, query: dict[str, Any]) -> set[str]:
         answer = self.search(index, {"query": query, "size": _MAX_HITS, "_source": False})
-        return {hit["_id"] for hit in answer["hits"]["hits"]}
+        return hit_ids(answer, f"{self.name}: POST /{index}/_search", "hits")
 
     def plugins(self) -> frozenset[str]:
         """The components of the cluster's plugins (`_cat/plugins`), asked once per engine."""
@@ -248,3 +248,13 @@ def _json(response: Any, method: str, path: str) -> Any:
     except ValueError:
         raise RequestFailed(f"{method} {path}: HTTP {response.status_code}: the engine's answer is not JSON",
                             response.status_code, response.text[:500]) from None
+
+
+def hit_ids(answer: Any, where: str, list_key: str) -> set[str]:
+    """The `_id`s of a search answer's `hits.<list_key>` ("hits", or "events" for EQL), read defensively: a
+    malformed answer is one line (BadAnswer) naming the request, never a KeyError."""
+    from deployer.targets.answers import need_list, need_object, need_text
+
+    hits = need_object(need_object(answer, where, "the answer").get("hits"), where, "hits")
+    listed = need_list(hits.get(list_key, []), where, f"hits.{list_key}")
+    return {need_text(need_object(hit, where, "a hit").get("_id"), where, "a hit's _id") for hit in listed}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from deployer.prove.engines import hit_ids
 from deployer.prove.verdict import MatchVerdict
 from deployer.rules.model import JSON
 from deployer.targets.http import RequestFailed
@@ -74,4 +75,4 @@ def eql_matching_ids(engine: Engine, index: str, eql_query: str, filter_query: J
         if error.status in (400, 405) and "no handler found" in str(error.body):
             return None
         raise
-    return {event["_id"] for event in answer["hits"].get("events", [])}
+    return hit_ids(answer, f"{engine.name}: POST /{index}/_eql/search", "events")
